@@ -1,0 +1,267 @@
+/* bmapgen - map the bytes of a disk image to the files that own them.
+ *
+ * The core contract every layer and parser builds on:
+ *
+ *  - A *volume* is an address space: it has a size, can READ bytes at an
+ *    offset, and can MAP a range of itself to ranges of its parent volume(s).
+ *    Mapping recurses down to an image volume, which reports (disk, offset,
+ *    length) ranges of the image.  A layer that keeps copies (RAID1, DUP)
+ *    maps one range to several, marking the extra ones BM_RANGE_COPY.
+ *  - A *prober* (one per format, libblkid style, registry in probe.c) looks
+ *    at a volume, says whether its format is there (verifying more than a
+ *    magic number) and then walks it: a partition table creates child
+ *    volumes and probes them; a filesystem emits objects.
+ *  - An *object* is what a byte belongs to: ('f', "/dev/sda1", "/etc/fstab").
+ *    Walkers emit (volume, range, object); bm_emit() maps the range down to
+ *    the image in one place and hands it to the map store.
+ *
+ * All state lives in the bm_ctx handle and in volumes; there are no
+ * mutable statics.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BMAPGEN_H
+#define BMAPGEN_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct bm_ctx;
+struct bm_volume;
+struct bm_prober;
+
+/* ------------------------------------------------------------------ */
+/* Image ranges                                                        */
+
+/* Flags (roles) carried by a mapped range.  virt-bmap output ignores
+ * them; JSON output reports them. */
+enum {
+	BM_RANGE_COPY = 1u << 0,       /* a redundant copy (RAID1 leg >= 2, DUP) */
+	BM_RANGE_PARITY = 1u << 1,     /* RAID parity/syndrome */
+	BM_RANGE_INLINE = 1u << 2,     /* file data stored inside metadata */
+	BM_RANGE_COMPRESSED = 1u << 3, /* compressed extent as stored */
+	BM_RANGE_UNWRITTEN = 1u << 4,  /* preallocated, reads as zeroes */
+	BM_RANGE_METADATA = 1u << 5,   /* a file's own mapping blocks */
+};
+
+/* Called once per image range a volume range maps to. */
+typedef int (*bm_range_cb)(void *opaque, unsigned disk, uint64_t off,
+			   uint64_t len, unsigned flags);
+
+/* ------------------------------------------------------------------ */
+/* Volumes                                                             */
+
+struct bm_volume_ops {
+	const char *kind; /* "disk", "partition", "lv", "md", ... */
+	/* Read LEN bytes at volume offset OFF into BUF.  The caller
+	 * (bm_read) has already checked OFF+LEN <= size.  Return 0, or -1
+	 * with errno set (EIO for unreadable, ENODATA for a missing
+	 * member, ...).  Must not print. */
+	int (*read)(struct bm_volume *v, void *buf, size_t len, uint64_t off);
+	/* Map [OFF, OFF+LEN) (already within size) to the parent(s) by
+	 * calling bm_volume_map() on them, OR-ing FLAGS into what they
+	 * report; the image volume calls CB.  Return 0 or -1. */
+	int (*map)(struct bm_volume *v, uint64_t off, uint64_t len,
+		   unsigned flags, bm_range_cb cb, void *opaque);
+	/* Free PRIV (not the volume itself).  May be NULL. */
+	void (*destroy)(struct bm_volume *v);
+};
+
+struct bm_volume {
+	const struct bm_volume_ops *ops;
+	void *priv;
+	struct bm_ctx *ctx;
+	uint64_t size;           /* bytes */
+	char *dev;               /* device name printed in maps: /dev/sda1 */
+	char *type;              /* what the prober found: "gpt", "ext4", ... */
+	struct bm_volume *parent; /* NULL for disks; first parent otherwise */
+	unsigned depth;          /* layers above the disk (loop guard) */
+	unsigned disk;           /* 1-based disk index of the first parent */
+	unsigned sector_size;    /* logical sector size (512 unless known) */
+	bool probed;             /* bm_probe_volume already ran on it */
+	struct bm_volume *next;  /* ctx->volumes list */
+};
+
+/* Create a volume and link it into CTX (owned by CTX; freed with it).
+ * DEV is copied. */
+struct bm_volume *bm_volume_new(struct bm_ctx *ctx,
+				const struct bm_volume_ops *ops, void *priv,
+				uint64_t size, const char *dev,
+				struct bm_volume *parent);
+
+/* A contiguous slice [START, START+SIZE) of PARENT (partitions, linear
+ * LV segments on one PV, ...).  Clipped to the parent with a warning. */
+struct bm_volume *bm_volume_slice(struct bm_volume *parent, uint64_t start,
+				  uint64_t size, const char *dev);
+
+/* Read through V.  Out-of-range or failing reads return -1 (errno set);
+ * they do not print: the caller names the object in its bm_warn(). */
+int bm_read(struct bm_volume *v, void *buf, size_t len, uint64_t off);
+
+/* Map through V: range checked, then v->ops->map. */
+int bm_volume_map(struct bm_volume *v, uint64_t off, uint64_t len,
+		  unsigned flags, bm_range_cb cb, void *opaque);
+
+/* Name of partition N of a volume named DEV: "/dev/sda" -> "/dev/sda1",
+ * "/dev/md0" -> "/dev/md0p1", "/dev/md/root" -> "/dev/md/root1".
+ * Returns a malloc'd string. */
+char *bm_partition_name(const char *dev, unsigned n);
+
+/* A volume over a memory buffer (tests and fuzzers); disk index DISK. */
+struct bm_volume *bm_volume_memory(struct bm_ctx *ctx, const void *buf,
+				   size_t size, const char *dev, unsigned disk);
+
+/* ------------------------------------------------------------------ */
+/* Objects and the map store                                           */
+
+/* Object types, as printed: v disk, p partition, l logical volume,
+ * d directory, f file, m metadata (name in angle brackets). */
+typedef uint32_t bm_obj;
+#define BM_OBJ_NONE UINT32_MAX
+
+/* Intern an object.  PATH may be NULL ('v', 'p', 'l').  For 'm' the
+ * name is given without brackets ("superblock") and printed as
+ * "<superblock>".  Strings are copied; PATH may hold any bytes (they are
+ * escaped on output). */
+bm_obj bm_object(struct bm_ctx *ctx, char type, const char *dev,
+		 const char *path);
+
+/* Emit: bytes [OFF, OFF+LEN) of volume V belong to OBJ.  Maps the range
+ * down to the image(s) and stores it.  A range past the end of V is
+ * clipped with a warning.  Returns 0 or -1. */
+int bm_emit(struct bm_volume *v, uint64_t off, uint64_t len, bm_obj obj);
+int bm_emit_flags(struct bm_volume *v, uint64_t off, uint64_t len, bm_obj obj,
+		  unsigned flags);
+
+/* Store an image range directly (the image layer's 'v' line). */
+int bm_store_add(struct bm_ctx *ctx, unsigned disk, uint64_t off,
+		 uint64_t len, bm_obj obj, unsigned flags);
+
+/* ------------------------------------------------------------------ */
+/* Diagnostics and exit status                                        */
+
+enum bm_status {
+	BM_OK = 0,      /* mapped cleanly */
+	BM_WARN = 1,    /* mapped, with warnings (something not mapped) */
+	BM_FAILED = 2,  /* could not map */
+};
+
+/* "bmapgen: DEV: offset 0xOFF: message" on stderr; raises the exit
+ * status to BM_WARN.  DEV may be NULL; OFF may be BM_NO_OFFSET. */
+#define BM_NO_OFFSET UINT64_MAX
+void bm_warn(struct bm_ctx *ctx, const char *dev, uint64_t off,
+	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Same, raising the status to BM_FAILED (the image or a whole disk could
+ * not be mapped). */
+void bm_fail(struct bm_ctx *ctx, const char *dev, uint64_t off,
+	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* -v output (only when verbose). */
+void bm_debug(struct bm_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------ */
+/* Probers                                                             */
+
+enum bm_prober_kind {
+	BM_PROBE_CONTAINER, /* image formats, partition tables */
+	BM_PROBE_MEMBER,    /* LVM PV, md member: assembled later */
+	BM_PROBE_FS,        /* filesystems */
+	BM_PROBE_OTHER,     /* swap, LUKS, ... */
+};
+
+struct bm_prober {
+	const char *name;
+	enum bm_prober_kind kind;
+	/* Is this format on V?  Return 1 (yes, *STATE may be set for walk),
+	 * 0 (no) or -1 (it is, but broken: the prober has warned; no other
+	 * prober is tried).  Must read little and verify more than a magic
+	 * number (checksums, field ranges). */
+	int (*probe)(struct bm_volume *v, void **state);
+	/* Map what is on V (emit objects, create and bm_probe_volume()
+	 * child volumes).  Owns and frees STATE.  Return 0, or -1 when the
+	 * walk stopped early (after bm_warn()). */
+	int (*walk)(struct bm_volume *v, void *state);
+	/* Optional: after all disks are probed, build volumes that span
+	 * several members (VGs, md arrays, multi-device btrfs) and probe
+	 * them.  Called repeatedly while any assembler returns > 0 (the
+	 * number of volumes it created). */
+	int (*assemble)(struct bm_ctx *ctx);
+	/* Optional: free this prober's per-context slot (bm_ctx_slot). */
+	void (*slot_free)(void *slot);
+};
+
+/* The ordered registry (probe.c). */
+extern const struct bm_prober *const bm_probers[];
+
+/* Per-context storage for a prober (e.g. PVs waiting for their VG). */
+void **bm_ctx_slot(struct bm_ctx *ctx, const struct bm_prober *p);
+
+/* Identify and walk what is on V (first matching prober wins).  Nothing
+ * recognised: libblkid is asked, and a known-but-unsupported format is
+ * reported as not mapped.  Returns the matching prober or NULL. */
+const struct bm_prober *bm_probe_volume(struct bm_volume *v);
+
+/* ------------------------------------------------------------------ */
+/* Context                                                             */
+
+struct bm_options {
+	int verbose;
+	const char *output_format; /* "virt-bmap" */
+};
+
+struct bm_ctx *bm_ctx_new(const struct bm_options *opts);
+void bm_ctx_free(struct bm_ctx *ctx);
+int bm_ctx_status(const struct bm_ctx *ctx);
+bool bm_ctx_verbose(const struct bm_ctx *ctx);
+
+/* Open image PATH as the next disk (index 1, 2, ...), named /dev/sda,
+ * /dev/sdb, ...; emits its 'v' object.  NULL on failure (after
+ * bm_fail()). */
+struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path);
+
+/* Probe every disk, then run the assemblers until nothing new appears. */
+void bm_map_all(struct bm_ctx *ctx);
+
+/* Number of disks, and disk I (1-based). */
+unsigned bm_disk_count(const struct bm_ctx *ctx);
+struct bm_volume *bm_disk(const struct bm_ctx *ctx, unsigned i);
+
+/* For assemblers: true during a "final" round, run once nothing more can
+ * be found by complete assembly.  Build incomplete things (degraded
+ * arrays, VGs with missing PVs) only then, with a warning; if that
+ * creates volumes, normal rounds resume. */
+bool bm_assembly_final(const struct bm_ctx *ctx);
+
+/* Every volume created so far, in creation order (for assemblers). */
+struct bm_volume *bm_volumes(const struct bm_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* The map store, as the writers see it (mapstore.c)                   */
+
+struct bm_range {
+	uint64_t start, end; /* image bytes, end exclusive */
+	uint32_t disk;       /* 1-based */
+	bm_obj obj;
+	uint32_t flags;
+};
+
+struct bm_objinfo {
+	char type;
+	const char *dev;
+	const char *path; /* NULL for v/p/l; the bare name for m */
+};
+
+size_t bm_store_count(const struct bm_ctx *ctx);
+const struct bm_range *bm_store_ranges(struct bm_ctx *ctx); /* sorted */
+size_t bm_object_count(const struct bm_ctx *ctx);
+const struct bm_objinfo *bm_object_info(const struct bm_ctx *ctx, bm_obj o);
+
+/* Output writers (src/output/). */
+int bm_write_virtbmap(struct bm_ctx *ctx, FILE *out);
+
+#endif

@@ -1,0 +1,175 @@
+/* The context handle: options, exit status, diagnostics, disks, the
+ * per-prober slots, and the top-level mapping driver.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct bm_ctx *bm_ctx_new(const struct bm_options *opts)
+{
+	struct bm_ctx *ctx = bm_calloc(1, sizeof *ctx);
+	if (opts)
+		ctx->opts = *opts;
+	ctx->vol_tail = &ctx->volumes;
+	return ctx;
+}
+
+void bm_ctx_free(struct bm_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	for (size_t i = 0; i < BM_MAX_PROBERS && bm_probers[i]; i++)
+		if (ctx->slots[i] && bm_probers[i]->slot_free)
+			bm_probers[i]->slot_free(ctx->slots[i]);
+	/* Destroy in reverse creation order: children before parents. */
+	size_t n = 0;
+	for (struct bm_volume *v = ctx->volumes; v; v = v->next)
+		n++;
+	struct bm_volume **all = bm_calloc(n, sizeof *all);
+	n = 0;
+	for (struct bm_volume *v = ctx->volumes; v; v = v->next)
+		all[n++] = v;
+	while (n--) {
+		struct bm_volume *v = all[n];
+		if (v->ops->destroy)
+			v->ops->destroy(v);
+		free(v->dev);
+		free(v->type);
+		free(v);
+	}
+	free(all);
+	free(ctx->disks);
+	bm_store_free(ctx);
+	free(ctx);
+}
+
+int bm_ctx_status(const struct bm_ctx *ctx)
+{
+	return ctx->status;
+}
+
+bool bm_ctx_verbose(const struct bm_ctx *ctx)
+{
+	return ctx->opts.verbose > 0;
+}
+
+static void vdiag(struct bm_ctx *ctx, int level, const char *dev,
+		  uint64_t off, const char *fmt, va_list ap)
+{
+	struct bm_str b = { 0 };
+	bm_str_puts(&b, "bmapgen: ");
+	if (dev) {
+		bm_escape_path(&b, dev);
+		bm_str_puts(&b, ": ");
+	}
+	if (off != BM_NO_OFFSET)
+		bm_str_printf(&b, "offset 0x%llx: ", (unsigned long long)off);
+	va_list aq;
+	va_copy(aq, ap);
+	int n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n > 0) {
+		char *msg = bm_malloc((size_t)n + 1);
+		vsnprintf(msg, (size_t)n + 1, fmt, ap);
+		/* Messages may quote names from the image: keep them to one
+		 * line with no terminal control sequences. */
+		bm_escape_path(&b, msg);
+		free(msg);
+	}
+	bm_str_puts(&b, "\n");
+	fputs(b.s, stderr);
+	bm_str_free(&b);
+	if (ctx && ctx->status < level)
+		ctx->status = level;
+}
+
+void bm_warn(struct bm_ctx *ctx, const char *dev, uint64_t off,
+	     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(ctx, BM_WARN, dev, off, fmt, ap);
+	va_end(ap);
+}
+
+void bm_fail(struct bm_ctx *ctx, const char *dev, uint64_t off,
+	     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(ctx, BM_FAILED, dev, off, fmt, ap);
+	va_end(ap);
+}
+
+void bm_debug(struct bm_ctx *ctx, const char *fmt, ...)
+{
+	if (!ctx || ctx->opts.verbose <= 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("bmapgen: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void **bm_ctx_slot(struct bm_ctx *ctx, const struct bm_prober *p)
+{
+	for (size_t i = 0; i < BM_MAX_PROBERS && bm_probers[i]; i++)
+		if (bm_probers[i] == p)
+			return &ctx->slots[i];
+	abort(); /* a prober not in the registry: a programming error */
+}
+
+unsigned bm_disk_count(const struct bm_ctx *ctx)
+{
+	return ctx->ndisks;
+}
+
+struct bm_volume *bm_disk(const struct bm_ctx *ctx, unsigned i)
+{
+	return i >= 1 && i <= ctx->ndisks ? ctx->disks[i - 1] : NULL;
+}
+
+bool bm_assembly_final(const struct bm_ctx *ctx)
+{
+	return ctx->final_round;
+}
+
+struct bm_volume *bm_volumes(const struct bm_ctx *ctx)
+{
+	return ctx->volumes;
+}
+
+void bm_map_all(struct bm_ctx *ctx)
+{
+	for (unsigned i = 0; i < ctx->ndisks; i++)
+		bm_probe_volume(ctx->disks[i]);
+	/* Assemblers build multi-member volumes whose contents may hold
+	 * more members.  Each round must create at least one volume to go
+	 * on, and every volume is built from members found earlier, so the
+	 * number of rounds is bounded; the cap guards against an
+	 * assembler that keeps reporting work. */
+	for (int round = 0; round < 64; round++) {
+		int made = 0;
+		for (size_t i = 0; bm_probers[i]; i++)
+			if (bm_probers[i]->assemble) {
+				int n = bm_probers[i]->assemble(ctx);
+				if (n > 0)
+					made += n;
+			}
+		if (made) {
+			ctx->final_round = false;
+			continue;
+		}
+		if (ctx->final_round)
+			return; /* a final round that built nothing: done */
+		ctx->final_round = true;
+	}
+	bm_warn(ctx, NULL, BM_NO_OFFSET,
+		"volume assembly did not settle after 64 rounds");
+}

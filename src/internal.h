@@ -1,0 +1,36 @@
+/* Core-private state: the context handle.  Layers and parsers use the
+ * accessors in bmapgen.h, not these fields.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BM_INTERNAL_H
+#define BM_INTERNAL_H
+
+#include "bmapgen.h"
+
+#define BM_MAX_PROBERS 64
+#define BM_MAX_DEPTH 16 /* layers stacked above a disk before we refuse */
+
+struct bm_ctx {
+	struct bm_options opts;
+	int status;
+	struct bm_volume *volumes, **vol_tail;
+	struct bm_volume **disks;
+	unsigned ndisks;
+	void *slots[BM_MAX_PROBERS];
+	bool final_round; /* see bm_assembly_final() */
+
+	/* Interned objects: open-addressing hash of indexes into objs. */
+	struct bm_objinfo *objs;
+	size_t nobjs, capobjs;
+	uint32_t *objhash; /* BM_OBJ_NONE = empty */
+	size_t hashcap;
+
+	/* Mapped ranges, sorted on demand. */
+	struct bm_range *ranges;
+	size_t nranges, capranges;
+	bool sorted;
+};
+
+void bm_store_free(struct bm_ctx *ctx);
+
+#endif

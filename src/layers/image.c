@@ -1,0 +1,137 @@
+/* Image input: a raw file or block device, opened read-only and read with
+ * pread at 64-bit offsets.  This is the bottom of every volume stack: its
+ * map() reports image ranges to the caller.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../internal.h"
+
+struct image {
+	int fd;
+	char *path;
+	unsigned disk;
+};
+
+static int image_read(struct bm_volume *v, void *buf, size_t len,
+		      uint64_t off)
+{
+	struct image *im = v->priv;
+	uint8_t *p = buf;
+	/* pread may return short counts; loop until done, EOF or error. */
+	while (len) {
+		ssize_t n = pread(im->fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = EIO; /* the file is shorter than it said */
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int image_map(struct bm_volume *v, uint64_t off, uint64_t len,
+		     unsigned flags, bm_range_cb cb, void *opaque)
+{
+	struct image *im = v->priv;
+	return cb(opaque, im->disk, off, len, flags);
+}
+
+static void image_destroy(struct bm_volume *v)
+{
+	struct image *im = v->priv;
+	close(im->fd);
+	free(im->path);
+	free(im);
+}
+
+static const struct bm_volume_ops image_ops = {
+	.kind = "disk",
+	.read = image_read,
+	.map = image_map,
+	.destroy = image_destroy,
+};
+
+/* /dev/sda .. /dev/sdz, /dev/sdaa .. as the kernel and libguestfs name
+ * them. */
+static char *disk_name(unsigned index /* 0-based */)
+{
+	char letters[8];
+	int n = 0;
+	unsigned i = index + 1;
+	while (i && n < 7) {
+		i--;
+		letters[n++] = (char)('a' + i % 26);
+		i /= 26;
+	}
+	char rev[8];
+	for (int k = 0; k < n; k++)
+		rev[k] = letters[n - 1 - k];
+	rev[n] = '\0';
+	return bm_asprintf("/dev/sd%s", rev);
+}
+
+struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path)
+{
+	unsigned index = ctx->ndisks;
+	char *dev = disk_name(index);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		bm_fail(ctx, dev, BM_NO_OFFSET, "cannot open %s: %s", path,
+			strerror(errno));
+		free(dev);
+		return NULL;
+	}
+	struct stat st;
+	uint64_t size = 0;
+	if (fstat(fd, &st) < 0) {
+		bm_fail(ctx, dev, BM_NO_OFFSET, "cannot stat %s: %s", path,
+			strerror(errno));
+		close(fd);
+		free(dev);
+		return NULL;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+			size = 0;
+	} else if (S_ISREG(st.st_mode)) {
+		size = (uint64_t)st.st_size;
+	} else {
+		bm_fail(ctx, dev, BM_NO_OFFSET,
+			"%s is not a regular file or block device", path);
+		close(fd);
+		free(dev);
+		return NULL;
+	}
+	struct image *im = bm_calloc(1, sizeof *im);
+	im->fd = fd;
+	im->path = bm_strdup(path);
+	im->disk = index + 1;
+	struct bm_volume *v = bm_volume_new(ctx, &image_ops, im, size, dev,
+					    NULL);
+	v->disk = index + 1;
+	v->type = bm_strdup("disk");
+	free(dev);
+	ctx->disks = bm_reallocarray(ctx->disks, ctx->ndisks + 1,
+				     sizeof *ctx->disks);
+	ctx->disks[ctx->ndisks++] = v;
+	if (size == 0)
+		bm_warn(ctx, v->dev, BM_NO_OFFSET, "%s is empty", path);
+	bm_store_add(ctx, v->disk, 0, size, bm_object(ctx, 'v', v->dev, NULL),
+		     0);
+	return v;
+}

@@ -1,0 +1,174 @@
+/* LVM2 layer: internal interfaces shared by the files of src/layers/lvm/.
+ *
+ *   label.c     PV label, PV header, metadata area headers, metadata text
+ *               (the prober; PVs wait in the context slot for assembly)
+ *   meta.c      VG metadata text -> struct lvm_vg, with libdevmapper's
+ *               config-tree parser
+ *   segments.c  LV volumes: segment lookup, striped/mirror/raid/cache
+ *               mapping and reading, the LV objects (extent footprint)
+ *   thin.c      thin-pool metadata (persistent-data btrees) and the
+ *               persistent snapshot exception store
+ *   vg.c        assembly of VGs from registered PVs
+ *
+ * On-disk format: lvm2's doc/ and man pages (lvm.conf(5), vgcfgbackup(8)
+ * text format), checked against images made by lvm2 2.03; thin pools:
+ * linux Documentation/admin-guide/device-mapper/thin-provisioning.rst
+ * and drivers/md/persistent-data; snapshots: dm-snap-persistent.c.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BM_LVM_H
+#define BM_LVM_H
+
+#include <stdint.h>
+
+#include "bmapgen.h"
+
+#define LVM_SECTOR 512u
+#define LVM_ID_LEN 32 /* a PV/VG/LV uuid without dashes */
+#define LVM_MAX_META (16u << 20) /* metadata text we accept */
+#define LVM_MAX_DEPTH 8  /* LVs stacked on LVs within one VG */
+
+extern const struct bm_prober bm_lvm_prober;
+
+/* LVM's CRC: reflected CRC-32 (0xedb88320) without the final inversion,
+ * started at 0xf597a6cf. */
+#define LVM_INITIAL_CRC 0xf597a6cfu
+uint32_t bm_lvm_crc(uint32_t crc, const void *buf, size_t len);
+
+/* A PV found by the prober, waiting in the slot for its VG. */
+struct lvm_pv {
+	struct bm_volume *vol;
+	char uuid[LVM_ID_LEN + 1];
+	char *text;       /* newest metadata text found on it, or NULL */
+	uint64_t seqno;   /* of TEXT */
+	char *vgid;       /* VG uuid from TEXT (dashes removed), or NULL */
+	char *vgname;
+	bool used;        /* claimed by an assembled VG */
+};
+
+struct lvm_slot {
+	struct lvm_pv **pvs;
+	size_t npvs;
+	struct lvm_vg **vgs; /* assembled, kept for their LV volumes */
+	size_t nvgs;
+	char **done;         /* VG uuids already assembled */
+	size_t ndone;
+};
+
+enum lvm_segtype {
+	LVM_SEG_STRIPED, /* also linear */
+	LVM_SEG_MIRROR,
+	LVM_SEG_RAID,
+	LVM_SEG_THIN_POOL,
+	LVM_SEG_THIN,
+	LVM_SEG_SNAPSHOT,
+	LVM_SEG_CACHE,      /* cache and writecache: mapped via the origin */
+	LVM_SEG_CACHE_POOL,
+	LVM_SEG_ZERO,       /* zero, error: nothing stored */
+	LVM_SEG_UNMAPPED,   /* vdo, integrity, ...: not mapped (warned) */
+};
+
+struct lvm_lv;
+struct lvm_pvref;
+
+/* One area of a segment: a PV extent range or an LV extent range. */
+struct lvm_area {
+	struct lvm_pvref *pv; /* or */
+	struct lvm_lv *lv;    /* (both NULL: missing) */
+	uint64_t start;       /* first extent on the PV / LV */
+};
+
+struct lvm_thin_map;
+struct lvm_snap_map;
+
+struct lvm_seg {
+	enum lvm_segtype type;
+	char *typename;
+	uint64_t start, len;  /* bytes in the LV */
+	uint64_t stripe_bytes;
+	unsigned nareas;
+	struct lvm_area *areas; /* stripes, mirror legs, raid images */
+	struct lvm_area *metas; /* raid metadata sub-LVs (nareas) or NULL */
+	struct lvm_lv *log;     /* mirror log */
+	/* raid */
+	int level, layout;
+	struct bm_volume *raid;
+	/* thin: pool LV and device id; thin-pool: metadata and data LVs;
+	 * snapshot: origin and cow; cache: origin and pool. */
+	struct lvm_lv *lv1, *lv2;
+	uint64_t device_id;
+	uint64_t chunk_bytes;   /* thin-pool block, snapshot chunk */
+	struct lvm_thin_map *thin;
+	struct lvm_snap_map *snap;
+};
+
+struct lvm_pvref {
+	char *name;              /* "pv0" */
+	char id[LVM_ID_LEN + 1];
+	struct bm_volume *vol;   /* NULL: missing */
+	uint64_t pe_start;       /* bytes */
+	uint64_t pe_count;
+};
+
+struct lvm_lv {
+	struct lvm_vg *vg;
+	char *name;
+	bool visible;
+	uint64_t size;          /* bytes */
+	size_t nsegs;
+	struct lvm_seg *segs;
+	struct bm_volume *vol;  /* data volume, once built */
+	char *dev;              /* /dev/VG/LV or /dev/VG/[LV] */
+	int state;              /* 0 new, 1 building, 2 built (cycle guard) */
+	struct lvm_lv *snapshot_of; /* the hidden snapshotN LV whose COW we are */
+	bool is_cow;
+};
+
+struct lvm_vg {
+	struct bm_ctx *ctx;
+	unsigned refs;          /* slot + one per LV volume */
+	char *name;
+	uint64_t extent_bytes;
+	size_t npvs;
+	struct lvm_pvref *pvs;
+	size_t nlvs;
+	struct lvm_lv *lvs;
+};
+
+/* meta.c */
+/* Parse TEXT just enough to name its VG: uuid (dashes removed) and
+ * seqno.  Returns 0, or -1 with *WHY set. */
+int bm_lvm_text_vgid(const char *text, char **vgname, char **vgid,
+		     uint64_t *seqno, const char **why);
+/* Parse TEXT into a VG.  PV volumes are filled in by the caller.  NULL
+ * (after bm_warn on DEV) when it is unusable. */
+struct lvm_vg *bm_lvm_vg_parse(struct bm_ctx *ctx, const char *dev,
+			       const char *text);
+void bm_lvm_vg_unref(struct lvm_vg *vg);
+struct lvm_lv *bm_lvm_find_lv(struct lvm_vg *vg, const char *name);
+
+/* segments.c */
+/* Build LV's data volume (and those of the LVs it stands on).  Returns
+ * it, or NULL (warned). */
+struct bm_volume *bm_lvm_lv_volume(struct lvm_lv *lv);
+/* Emit LV's extent footprint (its extents and its sub-LVs') as OBJ. */
+void bm_lvm_emit_footprint(struct lvm_lv *lv, bm_obj obj, unsigned depth);
+
+/* thin.c */
+int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg);
+void bm_lvm_thin_free(struct lvm_thin_map *m);
+int bm_lvm_thin_map(struct lvm_seg *seg, uint64_t off, uint64_t len,
+		    unsigned flags, bm_range_cb cb, void *opaque);
+int bm_lvm_thin_read(struct lvm_seg *seg, uint8_t *buf, uint64_t len,
+		     uint64_t off);
+int bm_lvm_snap_load(struct lvm_lv *lv, struct lvm_seg *seg);
+void bm_lvm_snap_free(struct lvm_snap_map *m);
+int bm_lvm_snap_map(struct lvm_seg *seg, uint64_t off, uint64_t len,
+		    unsigned flags, bm_range_cb cb, void *opaque);
+int bm_lvm_snap_read(struct lvm_seg *seg, uint8_t *buf, uint64_t len,
+		     uint64_t off);
+/* Emit the pool metadata blocks in use as metadata objects. */
+void bm_lvm_thin_emit_meta(struct lvm_lv *pool, struct lvm_seg *seg);
+
+#endif

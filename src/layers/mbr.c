@@ -1,0 +1,234 @@
+/* MBR (DOS) partition tables: four primary entries in sector 0 and the
+ * extended/logical chain of EBRs.
+ *
+ * Layout (sector 0 and every EBR): boot code, then four 16-byte entries at
+ * offset 446 (status, CHS first, type, CHS last, LBA start le32, sector
+ * count le32), then 0x55 0xAA at 510.  In an EBR, entry 0 is a logical
+ * partition relative to that EBR and entry 1 links the next EBR relative
+ * to the start of the extended partition.  Names follow Linux: primaries
+ * 1-4, logicals from 5.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bmapgen.h"
+
+#define MBR_MAX_LOGICAL 256 /* more logicals than Linux ever numbers */
+
+struct mbr_entry {
+	uint8_t status, type;
+	uint32_t start, count;
+};
+
+static void mbr_entry(const uint8_t *sec, int i, struct mbr_entry *e)
+{
+	const uint8_t *p = sec + 446 + 16 * i;
+	e->status = p[0];
+	e->type = p[4];
+	e->start = bm_le32(p + 8);
+	e->count = bm_le32(p + 12);
+}
+
+static bool is_extended(uint8_t type)
+{
+	return type == 0x05 || type == 0x0f || type == 0x85;
+}
+
+/* A FAT, NTFS or exFAT boot sector also ends in 55 AA; tell it apart by
+ * its BIOS parameter block (jump instruction, OEM name, sane geometry),
+ * as libblkid does before trusting a DOS table. */
+static bool looks_like_boot_sector(const uint8_t *s)
+{
+	if (memcmp(s + 3, "NTFS    ", 8) == 0 ||
+	    memcmp(s + 3, "EXFAT   ", 8) == 0)
+		return true;
+	if (s[0] != 0xeb && s[0] != 0xe9)
+		return false;
+	uint16_t bps = bm_le16(s + 11);
+	uint8_t spc = s[13];
+	uint16_t reserved = bm_le16(s + 14);
+	uint8_t nfats = s[16];
+	if ((bps != 512 && bps != 1024 && bps != 2048 && bps != 4096) ||
+	    spc == 0 || (spc & (spc - 1)) != 0 || reserved == 0 ||
+	    nfats == 0 || nfats > 4)
+		return false;
+	return memcmp(s + 54, "FAT", 3) == 0 || memcmp(s + 82, "FAT", 3) == 0 ||
+	       s[21] >= 0xf0; /* media descriptor */
+}
+
+static int mbr_probe(struct bm_volume *v, void **state)
+{
+	uint8_t s[512];
+	(void)state;
+	if (v->size < 512 || bm_read(v, s, 512, 0) < 0)
+		return 0;
+	if (s[510] != 0x55 || s[511] != 0xaa)
+		return 0;
+	if (looks_like_boot_sector(s))
+		return 0;
+	int used = 0;
+	for (int i = 0; i < 4; i++) {
+		struct mbr_entry e;
+		mbr_entry(s, i, &e);
+		if (e.status != 0 && e.status != 0x80)
+			return 0; /* not a partition table */
+		if (e.type != 0 && e.count != 0)
+			used++;
+	}
+	/* An empty table is still a table (a freshly partitioned disk),
+	 * but only if the entries are all zero rather than garbage. */
+	return used > 0 || s[446 + 4] == 0 ? 1 : 0;
+}
+
+struct mbr_walk {
+	struct bm_volume *v;
+	uint64_t ss; /* sector size */
+};
+
+/* Map a partition [start, start+count) sectors as N and probe it. */
+static void add_partition(struct mbr_walk *w, unsigned n, uint64_t start,
+			  uint64_t count, bool probe)
+{
+	struct bm_volume *v = w->v;
+	char *name = bm_partition_name(v->dev, n);
+	uint64_t off, len;
+	if (!bm_mul(start, w->ss, &off) || !bm_mul(count, w->ss, &len) ||
+	    off >= v->size) {
+		bm_warn(v->ctx, v->dev, BM_NO_OFFSET,
+			"partition %s starts at sector %llu, past the end of "
+			"the disk: not mapped",
+			name, (unsigned long long)start);
+		free(name);
+		return;
+	}
+	struct bm_volume *p = bm_volume_slice(v, off, len, name);
+	if (p) {
+		bm_emit(v, off, p->size, bm_object(v->ctx, 'p', name, NULL));
+		p->sector_size = (unsigned)w->ss;
+		if (probe)
+			bm_probe_volume(p);
+	}
+	free(name);
+}
+
+/* Follow the EBR chain of the extended partition at EXT_START (sectors)
+ * of EXT_COUNT sectors.  Each link must point strictly forward and stay
+ * inside the extended partition, so the walk ends within EXT_COUNT
+ * steps; MBR_MAX_LOGICAL bounds it further. */
+static void walk_logicals(struct mbr_walk *w, uint64_t ext_start,
+			  uint64_t ext_count)
+{
+	struct bm_volume *v = w->v;
+	bm_obj ebr_obj = bm_object(v->ctx, 'm', v->dev, "ebr");
+	uint64_t cur = ext_start;
+	unsigned n = 5;
+	for (int i = 0; i < MBR_MAX_LOGICAL; i++) {
+		uint8_t s[512];
+		uint64_t off;
+		if (!bm_mul(cur, w->ss, &off) || bm_read(v, s, 512, off) < 0) {
+			bm_warn(v->ctx, v->dev, cur * w->ss,
+				"cannot read EBR: logical partitions from "
+				"here on not mapped");
+			return;
+		}
+		if (s[510] != 0x55 || s[511] != 0xaa) {
+			bm_warn(v->ctx, v->dev, off,
+				"EBR has no 55 AA signature: logical "
+				"partitions from here on not mapped");
+			return;
+		}
+		bm_emit(v, off, w->ss, ebr_obj);
+		struct mbr_entry data, link;
+		mbr_entry(s, 0, &data);
+		mbr_entry(s, 1, &link);
+		if (data.type != 0 && data.count != 0) {
+			uint64_t start = cur + data.start;
+			if (start + data.count > ext_start + ext_count)
+				bm_warn(v->ctx, v->dev, off,
+					"logical partition %u extends outside "
+					"its extended partition",
+					n);
+			add_partition(w, n, start, data.count, true);
+			n++;
+		}
+		if (link.type == 0 || link.start == 0)
+			return;
+		if (!is_extended(link.type))
+			bm_warn(v->ctx, v->dev, off + 446 + 16,
+				"EBR link has type 0x%02x; following it",
+				link.type);
+		uint64_t next = ext_start + link.start;
+		if (next <= cur) {
+			bm_warn(v->ctx, v->dev, off + 446 + 16,
+				"EBR link points backwards (sector %llu -> "
+				"%llu): chain stopped",
+				(unsigned long long)cur,
+				(unsigned long long)next);
+			return;
+		}
+		if (next >= ext_start + ext_count) {
+			bm_warn(v->ctx, v->dev, off + 446 + 16,
+				"EBR link points outside the extended "
+				"partition: chain stopped");
+			return;
+		}
+		cur = next;
+	}
+	bm_warn(v->ctx, v->dev, cur * w->ss,
+		"more than %d logical partitions: the rest not mapped",
+		MBR_MAX_LOGICAL);
+}
+
+static int mbr_walk(struct bm_volume *v, void *state)
+{
+	(void)state;
+	uint8_t s[512];
+	if (bm_read(v, s, 512, 0) < 0)
+		return -1;
+	struct mbr_walk w = { .v = v, .ss = v->sector_size ? v->sector_size
+							    : 512 };
+	if (!v->type || strcmp(v->type, "dos") != 0) {
+		free(v->type);
+		v->type = bm_strdup("dos");
+	}
+	bm_emit(v, 0, 512, bm_object(v->ctx, 'm', v->dev, "mbr"));
+	bool extended_done = false;
+	for (int i = 0; i < 4; i++) {
+		struct mbr_entry e;
+		mbr_entry(s, i, &e);
+		if (e.type == 0 || e.count == 0)
+			continue;
+		if (e.type == 0xee) {
+			bm_warn(v->ctx, v->dev, 446 + 16 * i,
+				"protective MBR entry but no valid GPT: not "
+				"mapped");
+			continue;
+		}
+		if (is_extended(e.type)) {
+			/* Linux shows the extended partition as a device of
+			 * its own; map its extent, but its contents are the
+			 * logical partitions. */
+			add_partition(&w, (unsigned)i + 1, e.start, e.count,
+				      false);
+			if (extended_done) {
+				bm_warn(v->ctx, v->dev, 446 + 16 * i,
+					"second extended partition ignored");
+				continue;
+			}
+			extended_done = true;
+			walk_logicals(&w, e.start, e.count);
+			continue;
+		}
+		add_partition(&w, (unsigned)i + 1, e.start, e.count, true);
+	}
+	return 0;
+}
+
+const struct bm_prober bm_mbr_prober = {
+	.name = "dos",
+	.kind = BM_PROBE_CONTAINER,
+	.probe = mbr_probe,
+	.walk = mbr_walk,
+};

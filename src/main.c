@@ -1,0 +1,126 @@
+/* bmapgen command line.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bmapgen.h"
+
+#ifndef BM_VERSION
+#define BM_VERSION "0"
+#endif
+
+static void usage(FILE *f)
+{
+	fputs("Usage: bmapgen [OPTION]... IMAGE...\n"
+	      "Map every byte of the disk image(s) to the partition, volume,\n"
+	      "file, directory or metadata that owns it (virt-bmap format).\n"
+	      "\n"
+	      "  -o, --output=FILE   write the map to FILE (default stdout)\n"
+	      "  -f, --format=FMT    output format: virt-bmap (default)\n"
+	      "  -v, --verbose       say what is found on stderr\n"
+	      "  -h, --help          this help\n"
+	      "  -V, --version       print the version\n"
+	      "\n"
+	      "Several IMAGEs are the disks of one machine: /dev/sda, /dev/sdb...\n"
+	      "Exit status: 0 mapped cleanly, 1 mapped with warnings, 2 could\n"
+	      "not map.  See bmapgen(1).\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bm_options opts = { .output_format = "virt-bmap" };
+	const char *output = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "o:f:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			output = optarg;
+			break;
+		case 'f':
+			opts.output_format = optarg;
+			break;
+		case 'v':
+			opts.verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("bmapgen %s\n", BM_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(opts.output_format, "virt-bmap") != 0) {
+		fprintf(stderr, "bmapgen: unknown output format '%s'\n",
+			opts.output_format);
+		return 2;
+	}
+
+	struct bm_ctx *ctx = bm_ctx_new(&opts);
+	unsigned opened = 0;
+	for (int i = optind; i < argc; i++)
+		if (bm_open_disk(ctx, argv[i]))
+			opened++;
+	if (opened == 0) {
+		bm_ctx_free(ctx);
+		return 2;
+	}
+	bm_map_all(ctx);
+
+	FILE *out = stdout;
+	char *tmp = NULL;
+	if (output) {
+		/* Write next to the target and rename, so a reader never
+		 * sees half a map. */
+		tmp = bm_asprintf("%s.tmpXXXXXX", output);
+		int fd = mkstemp(tmp);
+		if (fd < 0 || !(out = fdopen(fd, "w"))) {
+			fprintf(stderr, "bmapgen: cannot write %s: %s\n",
+				output, strerror(errno));
+			bm_ctx_free(ctx);
+			free(tmp);
+			return 2;
+		}
+	}
+	int err = bm_write_virtbmap(ctx, out);
+	if (fflush(out) != 0 || ferror(out))
+		err = -1;
+	if (output) {
+		if (fclose(out) != 0)
+			err = -1;
+		if (err == 0 && rename(tmp, output) != 0)
+			err = -1;
+		if (err)
+			unlink(tmp);
+		free(tmp);
+	}
+	int status = bm_ctx_status(ctx);
+	bm_ctx_free(ctx);
+	if (err) {
+		fprintf(stderr, "bmapgen: error writing the map: %s\n",
+			strerror(errno));
+		return 2;
+	}
+	return status;
+}

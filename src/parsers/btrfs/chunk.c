@@ -1,0 +1,437 @@
+/* btrfs chunk map: the logical address space as a bmapgen volume.
+ *
+ * Every tree block pointer and file extent address in btrfs is a logical
+ * address.  The chunk tree (bootstrapped from the superblock's system
+ * chunk array) maps logical ranges (chunks) onto stripes of devices, with
+ * a profile: SINGLE, DUP, RAID1/1C3/1C4 (every stripe is a full copy),
+ * RAID0 (round-robin stripe units of stripe_len), RAID10 (RAID0 over
+ * groups of sub_stripes mirrors) and RAID5/6 (data units with one or two
+ * parity units per row, rotating one device per row).
+ * Spec: btrfs-progs ctree.h/volumes.h (struct btrfs_chunk, btrfs_stripe),
+ * kernel fs/btrfs/volumes.c (btrfs_map_block) and Documentation on RAID
+ * profiles.
+ *
+ * The logical volume's map() maps a range to every data copy (copies after
+ * the first marked BM_RANGE_COPY) and, for RAID5/6, to the parity units of
+ * the same rows (BM_RANGE_PARITY): parity is derived from the data, so a
+ * flash that leaves it out would hand the filesystem inconsistent stripes.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "btrfs.h"
+
+static unsigned parity_count(uint64_t type)
+{
+	if (type & BTRFS_BG_RAID5)
+		return 1;
+	if (type & BTRFS_BG_RAID6)
+		return 2;
+	return 0;
+}
+
+/* Check the profile's stripe counts the way the kernel's tree-checker
+ * (btrfs_check_chunk_valid) does, so the RAID math below never divides
+ * by zero or indexes past the stripes. */
+static const char *check_profile(uint64_t type, unsigned n, unsigned sub)
+{
+	uint64_t prof = type & BTRFS_BG_PROFILE_MASK;
+
+	if (prof & (prof - 1))
+		return "chunk has several RAID profiles";
+	switch (prof) {
+	case 0:
+		return n == 1 ? NULL : "SINGLE chunk with several stripes";
+	case BTRFS_BG_DUP:
+	case BTRFS_BG_RAID1:
+		return n == 2 ? NULL : "DUP/RAID1 chunk without 2 stripes";
+	case BTRFS_BG_RAID1C3:
+		return n == 3 ? NULL : "RAID1C3 chunk without 3 stripes";
+	case BTRFS_BG_RAID1C4:
+		return n == 4 ? NULL : "RAID1C4 chunk without 4 stripes";
+	case BTRFS_BG_RAID0:
+		return n >= 1 ? NULL : "RAID0 chunk without stripes";
+	case BTRFS_BG_RAID10:
+		return sub == 2 && n >= 2 && n % 2 == 0
+			       ? NULL
+			       : "RAID10 chunk with bad stripe counts";
+	case BTRFS_BG_RAID5:
+		return n >= 2 ? NULL : "RAID5 chunk with < 2 stripes";
+	case BTRFS_BG_RAID6:
+		return n >= 3 ? NULL : "RAID6 chunk with < 3 stripes";
+	default:
+		return "unknown RAID profile";
+	}
+}
+
+int bm_btrfs_add_chunk(struct bm_btrfs_fs *fs, uint64_t logical,
+		       const uint8_t *item, size_t size, const char **why)
+{
+	struct bm_btrfs_chunk c;
+	uint64_t end;
+	size_t lo, hi;
+
+	if (size < CHUNK_HDR) {
+		*why = "chunk item too small";
+		return -1;
+	}
+	c.logical = logical;
+	c.length = bm_le64(item + CH_LENGTH);
+	c.stripe_len = bm_le64(item + CH_STRIPE_LEN);
+	c.type = bm_le64(item + CH_TYPE);
+	c.num_stripes = bm_le16(item + CH_NUM_STRIPES);
+	c.sub_stripes = bm_le16(item + CH_SUB_STRIPES);
+	if (c.length == 0 || !bm_add(logical, c.length, &end)) {
+		*why = "bad chunk length";
+		return -1;
+	}
+	if (c.stripe_len < 4096 || c.stripe_len > (1ull << 30) ||
+	    (c.stripe_len & (c.stripe_len - 1))) {
+		*why = "bad chunk stripe length";
+		return -1;
+	}
+	if ((*why = check_profile(c.type, c.num_stripes, c.sub_stripes)))
+		return -1;
+	if (size < CHUNK_HDR + (size_t)c.num_stripes * STRIPE_SIZE) {
+		*why = "chunk item shorter than its stripes";
+		return -1;
+	}
+
+	/* Binary search for the insertion point; chunks must not overlap.
+	 * The same chunk is met twice (system chunk array, then chunk
+	 * tree): keep the first. */
+	lo = 0;
+	hi = fs->nchunks;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (fs->chunks[mid].logical < logical)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < fs->nchunks && fs->chunks[lo].logical == logical &&
+	    fs->chunks[lo].length == c.length)
+		return 0;
+	if ((lo > 0 && fs->chunks[lo - 1].logical + fs->chunks[lo - 1].length >
+			       logical) ||
+	    (lo < fs->nchunks && fs->chunks[lo].logical < end)) {
+		*why = "chunk overlaps another chunk";
+		return -1;
+	}
+
+	c.stripes = bm_calloc(c.num_stripes, sizeof *c.stripes);
+	for (unsigned i = 0; i < c.num_stripes; i++) {
+		const uint8_t *s = item + CHUNK_HDR + (size_t)i * STRIPE_SIZE;
+		c.stripes[i].devid = bm_le64(s);
+		c.stripes[i].offset = bm_le64(s + 8);
+	}
+	if (fs->nchunks == fs->chunks_cap) {
+		fs->chunks_cap = fs->chunks_cap ? 2 * fs->chunks_cap : 16;
+		fs->chunks = bm_reallocarray(fs->chunks, fs->chunks_cap,
+					     sizeof *fs->chunks);
+	}
+	memmove(fs->chunks + lo + 1, fs->chunks + lo,
+		(fs->nchunks - lo) * sizeof *fs->chunks);
+	fs->chunks[lo] = c;
+	fs->nchunks++;
+	if (end > fs->logical_end)
+		fs->logical_end = end;
+	return 0;
+}
+
+/* The superblock's system chunk array: (disk key, chunk item) pairs that
+ * map the SYSTEM chunks holding the chunk tree itself. */
+int bm_btrfs_load_sys_array(struct bm_btrfs_fs *fs)
+{
+	const uint8_t *a = fs->sb.sys_array;
+	size_t pos = 0, n = fs->sb.sys_array_size;
+	const char *why;
+
+	/* Each iteration consumes at least KEY_SIZE + CHUNK_HDR bytes. */
+	while (pos < n) {
+		uint64_t logical;
+		size_t isz;
+
+		if (n - pos < KEY_SIZE + CHUNK_HDR ||
+		    a[pos + 8] != BTRFS_CHUNK_ITEM_KEY) {
+			bm_warn(fs->ctx, fs->dev, BTRFS_SUPER_OFF + SB_SYS_ARRAY + pos,
+				"btrfs: malformed system chunk array");
+			return -1;
+		}
+		logical = bm_le64(a + pos + 9);
+		pos += KEY_SIZE;
+		isz = CHUNK_HDR + (size_t)bm_le16(a + pos + CH_NUM_STRIPES) *
+					  STRIPE_SIZE;
+		if (isz > n - pos) {
+			bm_warn(fs->ctx, fs->dev, BTRFS_SUPER_OFF + SB_SYS_ARRAY + pos,
+				"btrfs: system chunk array entry truncated");
+			return -1;
+		}
+		if (bm_btrfs_add_chunk(fs, logical, a + pos, isz, &why) < 0) {
+			bm_warn(fs->ctx, fs->dev, BTRFS_SUPER_OFF + SB_SYS_ARRAY + pos,
+				"btrfs: system chunk at 0x%llx: %s",
+				(unsigned long long)logical, why);
+			return -1;
+		}
+		pos += isz;
+	}
+	return 0;
+}
+
+const struct bm_btrfs_chunk *bm_btrfs_find_chunk(const struct bm_btrfs_fs *fs,
+						 uint64_t logical)
+{
+	size_t lo = 0, hi = fs->nchunks;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct bm_btrfs_chunk *c = &fs->chunks[mid];
+		if (logical < c->logical)
+			hi = mid;
+		else if (logical - c->logical >= c->length)
+			lo = mid + 1;
+		else
+			return c;
+	}
+	return NULL;
+}
+
+static struct bm_volume *dev_vol(const struct bm_btrfs_fs *fs, uint64_t devid)
+{
+	for (size_t i = 0; i < fs->ndevs; i++)
+		if (fs->devs[i].devid == devid)
+			return fs->devs[i].vol;
+	return NULL;
+}
+
+static bool add_loc(const struct bm_btrfs_fs *fs, const struct bm_btrfs_chunk *c,
+		    unsigned idx, uint64_t row, uint64_t soff, unsigned flags,
+		    struct bm_btrfs_loc *loc)
+{
+	uint64_t phys;
+
+	if (!bm_muladd(row, c->stripe_len, soff, &phys) ||
+	    !bm_add(phys, c->stripes[idx].offset, &phys))
+		return false;
+	loc->devid = c->stripes[idx].devid;
+	loc->vol = dev_vol(fs, loc->devid);
+	loc->phys = phys;
+	loc->flags = flags;
+	return true;
+}
+
+unsigned bm_btrfs_resolve(const struct bm_btrfs_fs *fs, uint64_t logical,
+			  uint64_t maxlen, struct bm_btrfs_loc *locs,
+			  uint64_t *piece)
+{
+	const struct bm_btrfs_chunk *c = bm_btrfs_find_chunk(fs, logical);
+	uint64_t off, avail, snr, soff, row, sl;
+	unsigned n = 0, N, idx;
+
+	if (!c || maxlen == 0)
+		return 0;
+	off = logical - c->logical;
+	avail = c->length - off;
+	*piece = maxlen < avail ? maxlen : avail;
+	sl = c->stripe_len;
+	snr = off / sl;
+	soff = off % sl;
+	N = c->num_stripes;
+
+	switch (c->type & BTRFS_BG_PROFILE_MASK) {
+	case 0:
+	case BTRFS_BG_DUP:
+	case BTRFS_BG_RAID1:
+	case BTRFS_BG_RAID1C3:
+	case BTRFS_BG_RAID1C4:
+		/* Every stripe is a full copy at the same offset. */
+		for (unsigned i = 0; i < N; i++) {
+			locs[n].devid = c->stripes[i].devid;
+			locs[n].vol = dev_vol(fs, locs[n].devid);
+			locs[n].flags = i ? BM_RANGE_COPY : 0;
+			if (!bm_add(c->stripes[i].offset, off, &locs[n].phys))
+				return 0;
+			n++;
+		}
+		return n;
+	case BTRFS_BG_RAID0:
+		idx = (unsigned)(snr % N);
+		row = snr / N;
+		if (!add_loc(fs, c, idx, row, soff, 0, &locs[n++]))
+			return 0;
+		break;
+	case BTRFS_BG_RAID10: {
+		unsigned groups = N / c->sub_stripes;
+		idx = (unsigned)(snr % groups) * c->sub_stripes;
+		row = snr / groups;
+		for (unsigned k = 0; k < c->sub_stripes; k++)
+			if (!add_loc(fs, c, idx + k, row, soff,
+				     k ? BM_RANGE_COPY : 0, &locs[n++]))
+				return 0;
+		break;
+	}
+	default: { /* RAID5/6 */
+		unsigned np = parity_count(c->type), nd = N - np;
+		uint64_t di = snr % nd;
+		row = snr / nd;
+		/* Data unit DI of row ROW sits on device (ROW + DI) % N;
+		 * P and Q follow the data units, rotating likewise. */
+		idx = (unsigned)((row % N + di) % N);
+		if (!add_loc(fs, c, idx, row, soff, 0, &locs[n++]))
+			return 0;
+		for (unsigned p = 0; p < np; p++) {
+			idx = (unsigned)((row % N + nd + p) % N);
+			if (!add_loc(fs, c, idx, row, soff, BM_RANGE_PARITY,
+				     &locs[n++]))
+				return 0;
+		}
+		break;
+	}
+	}
+	if (*piece > sl - soff)
+		*piece = sl - soff;
+	return n;
+}
+
+unsigned bm_btrfs_num_copies(const struct bm_btrfs_fs *fs, uint64_t logical)
+{
+	struct bm_btrfs_loc locs[BTRFS_MAX_LOCS];
+	uint64_t piece;
+	unsigned n = bm_btrfs_resolve(fs, logical, 1, locs, &piece), k = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!(locs[i].flags & BM_RANGE_PARITY))
+			k++;
+	return k;
+}
+
+int bm_btrfs_read_mirror(struct bm_btrfs_fs *fs, uint64_t logical, void *buf,
+			 size_t len, unsigned mirror)
+{
+	uint8_t *p = buf;
+
+	/* Terminates: every iteration consumes piece >= 1 bytes. */
+	while (len > 0) {
+		struct bm_btrfs_loc locs[BTRFS_MAX_LOCS];
+		uint64_t piece;
+		unsigned n = bm_btrfs_resolve(fs, logical, len, locs, &piece);
+
+		if (mirror >= n || (locs[mirror].flags & BM_RANGE_PARITY) ||
+		    !locs[mirror].vol) {
+			errno = n ? ENODATA : ENXIO;
+			return -1;
+		}
+		if (bm_read(locs[mirror].vol, p, piece, locs[mirror].phys) < 0)
+			return -1;
+		p += piece;
+		logical += piece;
+		len -= piece;
+	}
+	return 0;
+}
+
+static int lv_read(struct bm_volume *v, void *buf, size_t len, uint64_t off)
+{
+	struct bm_btrfs_fs *fs = v->priv;
+	uint8_t *p = buf;
+
+	/* Piece by piece, from the first copy that reads. */
+	while (len > 0) {
+		struct bm_btrfs_loc locs[BTRFS_MAX_LOCS];
+		uint64_t piece;
+		unsigned n = bm_btrfs_resolve(fs, off, len, locs, &piece);
+		bool ok = false;
+
+		if (n == 0) {
+			errno = ENXIO;
+			return -1;
+		}
+		for (unsigned i = 0; i < n && !ok; i++) {
+			if ((locs[i].flags & BM_RANGE_PARITY) || !locs[i].vol)
+				continue;
+			ok = bm_read(locs[i].vol, p, piece, locs[i].phys) == 0;
+		}
+		if (!ok) {
+			errno = ENODATA;
+			return -1;
+		}
+		p += piece;
+		off += piece;
+		len -= piece;
+	}
+	return 0;
+}
+
+static int lv_map(struct bm_volume *v, uint64_t off, uint64_t len,
+		  unsigned flags, bm_range_cb cb, void *opaque)
+{
+	struct bm_btrfs_fs *fs = v->priv;
+	int rc = 0;
+
+	/* Terminates: every iteration consumes piece >= 1 bytes. */
+	while (len > 0) {
+		struct bm_btrfs_loc locs[BTRFS_MAX_LOCS];
+		uint64_t piece;
+		unsigned n = bm_btrfs_resolve(fs, off, len, locs, &piece);
+
+		if (n == 0) {
+			errno = ENXIO;
+			return -1;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			/* A missing device was reported at assembly; the
+			 * copies on the devices we have still map. */
+			if (!locs[i].vol)
+				continue;
+			if (bm_volume_map(locs[i].vol, locs[i].phys, piece,
+					  flags | locs[i].flags, cb, opaque) < 0)
+				rc = -1;
+		}
+		off += piece;
+		len -= piece;
+	}
+	return rc;
+}
+
+void bm_btrfs_fs_free(struct bm_btrfs_fs *fs)
+{
+	if (!fs)
+		return;
+	for (size_t i = 0; i < fs->nchunks; i++)
+		free(fs->chunks[i].stripes);
+	free(fs->chunks);
+	free(fs->devs);
+	free(fs->dev);
+	free(fs->scratch);
+	bm_u64set_free(&fs->emitted);
+	free(fs);
+}
+
+static void lv_destroy(struct bm_volume *v)
+{
+	bm_btrfs_fs_free(v->priv);
+	v->priv = NULL;
+}
+
+static const struct bm_volume_ops bm_btrfs_lv_ops = {
+	.kind = "btrfs",
+	.read = lv_read,
+	.map = lv_map,
+	.destroy = lv_destroy,
+};
+
+struct bm_volume *bm_btrfs_logical_volume(struct bm_btrfs_fs *fs,
+					  struct bm_volume *parent)
+{
+	struct bm_volume *v = bm_volume_new(fs->ctx, &bm_btrfs_lv_ops, fs,
+					    fs->logical_end, fs->dev, parent);
+	if (v) {
+		v->type = bm_strdup("btrfs-logical");
+		v->probed = true; /* nothing to probe inside */
+		fs->lvol = v;
+	}
+	return v;
+}

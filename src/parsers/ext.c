@@ -1,0 +1,576 @@
+/* ext2/3/4 through libext2fs (read-only, no journal replay).
+ *
+ * Metadata (superblock and backups, group descriptors, reserved GDT
+ * blocks, bitmaps, inode tables, journal, special inodes, MMP) is emitted
+ * as named 'm' objects.  Files and directories are found by walking the
+ * directory tree from the root; each gets every block it owns: data
+ * blocks (whole blocks, uninitialised extents too), extent-tree index
+ * blocks, indirect/double/triple-indirect blocks, its xattr block, and
+ * for inline data and fast symlinks the bytes of its inode in the inode
+ * table.  Hard links are mapped under every path.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <et/com_err.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ext.h"
+
+#define EXT_MAX_WARNINGS 50 /* per filesystem, then one summary */
+
+struct ext_walk {
+	struct bm_volume *v;
+	ext2_filsys fs;
+	uint64_t bs;
+	uint64_t nblocks;
+	unsigned warnings, suppressed;
+	struct bm_u64set dirs_seen;
+	/* pending run of blocks for one object (coalescing) */
+	bm_obj run_obj;
+	uint64_t run_start, run_len;
+	unsigned run_flags;
+};
+
+static void ext_warn(struct ext_walk *w, uint64_t off, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void ext_warn(struct ext_walk *w, uint64_t off, const char *fmt, ...)
+{
+	if (w->warnings >= EXT_MAX_WARNINGS) {
+		w->suppressed++;
+		return;
+	}
+	w->warnings++;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	bm_warn(w->v->ctx, w->v->dev, off, "%s", msg);
+}
+
+static void run_flush(struct ext_walk *w)
+{
+	if (w->run_len)
+		bm_emit_flags(w->v, w->run_start * w->bs, w->run_len * w->bs,
+			      w->run_obj, w->run_flags);
+	w->run_len = 0;
+}
+
+/* Add COUNT blocks at BLK to OBJ, joining contiguous runs.  Block
+ * numbers outside the filesystem are reported (once per call) and
+ * skipped. */
+static void add_blocks(struct ext_walk *w, bm_obj obj, uint64_t blk,
+		       uint64_t count, unsigned flags, const char *what)
+{
+	if (count == 0)
+		return;
+	if (blk >= w->nblocks || count > w->nblocks - blk) {
+		const struct bm_objinfo *o = bm_object_info(w->v->ctx, obj);
+		ext_warn(w, BM_NO_OFFSET,
+			 "%s of %s: blocks %llu+%llu lie outside the "
+			 "filesystem (%llu blocks): not mapped",
+			 what, o->path ? o->path : "?",
+			 (unsigned long long)blk, (unsigned long long)count,
+			 (unsigned long long)w->nblocks);
+		return;
+	}
+	if (w->run_len && w->run_obj == obj && w->run_flags == flags &&
+	    w->run_start + w->run_len == blk) {
+		w->run_len += count;
+		return;
+	}
+	run_flush(w);
+	w->run_obj = obj;
+	w->run_start = blk;
+	w->run_len = count;
+	w->run_flags = flags;
+}
+
+/* Byte offset of inode INO in the inode table. */
+static bool inode_offset(struct ext_walk *w, ext2_ino_t ino, uint64_t *off)
+{
+	ext2_filsys fs = w->fs;
+	uint32_t ipg = fs->super->s_inodes_per_group;
+	if (ino == 0 || ipg == 0)
+		return false;
+	dgrp_t g = (ino - 1) / ipg;
+	uint64_t idx = (ino - 1) % ipg;
+	if (g >= fs->group_desc_count)
+		return false;
+	uint64_t table = ext2fs_inode_table_loc(fs, g);
+	return table && table < w->nblocks &&
+	       bm_muladd(table, w->bs, idx * (uint64_t)EXT2_INODE_SIZE(fs->super),
+			 off);
+}
+
+/* --- per-inode block walks --------------------------------------- */
+
+struct blk_arg {
+	struct ext_walk *w;
+	bm_obj obj;
+};
+
+static int block_cb(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
+		    blk64_t ref_blk, int ref_offset, void *priv)
+{
+	struct blk_arg *a = priv;
+	/* blockcnt < 0: an indirect block, which belongs to the file too. */
+	add_blocks(a->w, a->obj, *blocknr, 1,
+		   blockcnt < 0 ? BM_RANGE_METADATA : 0,
+		   blockcnt < 0 ? "indirect block" : "data block");
+	return 0;
+}
+
+static void map_extents(struct ext_walk *w, ext2_ino_t ino,
+			struct ext2_inode *inode, bm_obj obj)
+{
+	ext2_extent_handle_t h;
+	errcode_t err = ext2fs_extent_open2(w->fs, ino, inode, &h);
+	if (err) {
+		ext_warn(w, BM_NO_OFFSET, "inode %u: extent tree: %s", ino,
+			 error_message(err));
+		return;
+	}
+	struct ext2fs_extent e;
+	int op = EXT2_EXTENT_ROOT;
+	/* Each call moves forward in the tree; the count cap guards
+	 * against corrupt trees that libext2fs walks in circles. */
+	for (uint64_t steps = 0; steps < (1u << 26); steps++) {
+		err = ext2fs_extent_get(h, op, &e);
+		op = EXT2_EXTENT_NEXT;
+		if (err == EXT2_ET_EXTENT_NO_NEXT)
+			break;
+		if (err) {
+			ext_warn(w, BM_NO_OFFSET, "inode %u: extent tree: %s",
+				 ino, error_message(err));
+			break;
+		}
+		if (!(e.e_flags & EXT2_EXTENT_FLAGS_LEAF)) {
+			/* An index entry: e_pblk is the child node. */
+			if (!(e.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT))
+				add_blocks(w, obj, e.e_pblk, 1,
+					   BM_RANGE_METADATA,
+					   "extent tree block");
+			continue;
+		}
+		add_blocks(w, obj, e.e_pblk, e.e_len,
+			   (e.e_flags & EXT2_EXTENT_FLAGS_UNINIT)
+				   ? BM_RANGE_UNWRITTEN
+				   : 0,
+			   "extent");
+	}
+	ext2fs_extent_free(h);
+}
+
+/* Emit every block inode INO owns as OBJ. */
+static void map_inode(struct ext_walk *w, ext2_ino_t ino,
+		      struct ext2_inode *inode, bm_obj obj)
+{
+	ext2_filsys fs = w->fs;
+	uint64_t ioff;
+	if ((inode->i_flags & EXT4_INLINE_DATA_FL) ||
+	    (LINUX_S_ISLNK(inode->i_mode) && ext2fs_is_fast_symlink(inode))) {
+		/* Data lives in the inode itself (i_block and, for inline
+		 * data, the system.data xattr in the inode's extra space). */
+		if (inode_offset(w, ino, &ioff)) {
+			run_flush(w);
+			bm_emit_flags(w->v, ioff, EXT2_INODE_SIZE(fs->super),
+				      obj, BM_RANGE_INLINE);
+		}
+	} else if (inode->i_flags & EXT4_EXTENTS_FL) {
+		map_extents(w, ino, inode, obj);
+	} else if (ext2fs_inode_has_valid_blocks2(fs, inode)) {
+		struct blk_arg a = { w, obj };
+		errcode_t err = ext2fs_block_iterate3(fs, ino,
+						      BLOCK_FLAG_READ_ONLY,
+						      NULL, block_cb, &a);
+		if (err)
+			ext_warn(w, BM_NO_OFFSET, "inode %u: block map: %s",
+				 ino, error_message(err));
+	}
+	blk64_t acl = ext2fs_file_acl_block(fs, inode);
+	if (acl)
+		add_blocks(w, obj, acl, 1, BM_RANGE_METADATA, "xattr block");
+	run_flush(w);
+}
+
+/* --- directory tree ------------------------------------------------ */
+
+struct dirent_list {
+	struct child {
+		ext2_ino_t ino;
+		char *name;
+	} *v;
+	size_t n, cap;
+};
+
+static int dir_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *d,
+		  int offset, int blocksize, char *buf, void *priv)
+{
+	struct dirent_list *l = priv;
+	if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE)
+		return 0;
+	int len = ext2fs_dirent_name_len(d);
+	if (d->inode == 0 || len == 0)
+		return 0;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 32;
+		l->v = bm_reallocarray(l->v, l->cap, sizeof *l->v);
+	}
+	l->v[l->n].ino = d->inode;
+	l->v[l->n].name = bm_malloc((size_t)len + 1);
+	memcpy(l->v[l->n].name, d->name, (size_t)len);
+	l->v[l->n].name[len] = '\0';
+	l->n++;
+	return 0;
+}
+
+struct dir_todo {
+	ext2_ino_t ino;
+	char *path;
+};
+
+static void walk_tree(struct ext_walk *w)
+{
+	ext2_filsys fs = w->fs;
+	struct bm_ctx *ctx = w->v->ctx;
+	struct dir_todo *stack = bm_malloc(sizeof *stack);
+	size_t sp = 0, scap = 1;
+	stack[sp++] = (struct dir_todo){ EXT2_ROOT_INO, bm_strdup("/") };
+	bm_u64set_add(&w->dirs_seen, EXT2_ROOT_INO);
+
+	/* Every directory is pushed at most once (dirs_seen), so the loop
+	 * ends after at most s_inodes_count iterations. */
+	while (sp) {
+		struct dir_todo d = stack[--sp];
+		struct ext2_inode inode;
+		errcode_t err = ext2fs_read_inode(fs, d.ino, &inode);
+		if (err && err != EXT2_ET_INODE_CSUM_INVALID) {
+			ext_warn(w, BM_NO_OFFSET, "directory %s (inode %u): %s",
+				 d.path, d.ino, error_message(err));
+			free(d.path);
+			continue;
+		}
+		if (err)
+			ext_warn(w, BM_NO_OFFSET,
+				 "directory %s (inode %u): inode checksum "
+				 "mismatch; mapped anyway",
+				 d.path, d.ino);
+		map_inode(w, d.ino, &inode, bm_object(ctx, 'd', w->v->dev, d.path));
+
+		struct dirent_list l = { 0 };
+		err = ext2fs_dir_iterate2(fs, d.ino,
+					  0, NULL,
+					  dir_cb, &l);
+		if (err == EXT2_ET_DIR_CSUM_INVALID) {
+			ext_warn(w, BM_NO_OFFSET,
+				 "directory %s: block checksum mismatch; "
+				 "read anyway",
+				 d.path);
+			for (size_t i = 0; i < l.n; i++)
+				free(l.v[i].name);
+			l.n = 0;
+			fs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
+			err = ext2fs_dir_iterate2(
+				fs, d.ino, 0,
+				NULL, dir_cb, &l);
+			fs->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
+		}
+		if (err)
+			ext_warn(w, BM_NO_OFFSET,
+				 "directory %s (inode %u): %s; its entries "
+				 "may be incomplete",
+				 d.path, d.ino, error_message(err));
+
+		for (size_t i = 0; i < l.n; i++) {
+			struct child *c = &l.v[i];
+			char *path = bm_path_join(d.path, c->name,
+						  strlen(c->name));
+			free(c->name);
+			struct ext2_inode ci;
+			if (c->ino > fs->super->s_inodes_count) {
+				ext_warn(w, BM_NO_OFFSET,
+					 "%s: inode number %u is out of range",
+					 path, c->ino);
+				free(path);
+				continue;
+			}
+			err = ext2fs_read_inode(fs, c->ino, &ci);
+			if (err && err != EXT2_ET_INODE_CSUM_INVALID) {
+				ext_warn(w, BM_NO_OFFSET, "%s (inode %u): %s",
+					 path, c->ino, error_message(err));
+				free(path);
+				continue;
+			}
+			if (err)
+				ext_warn(w, BM_NO_OFFSET,
+					 "%s (inode %u): inode checksum "
+					 "mismatch; mapped anyway",
+					 path, c->ino);
+			if (LINUX_S_ISDIR(ci.i_mode)) {
+				if (!bm_u64set_add(&w->dirs_seen, c->ino)) {
+					ext_warn(w, BM_NO_OFFSET,
+						 "%s: directory inode %u "
+						 "already seen (a loop or a "
+						 "hard-linked directory): not "
+						 "walked again",
+						 path, c->ino);
+					free(path);
+					continue;
+				}
+				if (sp == scap) {
+					scap *= 2;
+					stack = bm_reallocarray(stack, scap,
+								sizeof *stack);
+				}
+				stack[sp++] = (struct dir_todo){ c->ino, path };
+				continue;
+			}
+			if (LINUX_S_ISREG(ci.i_mode) || LINUX_S_ISLNK(ci.i_mode))
+				map_inode(w, c->ino, &ci,
+					  bm_object(ctx, 'f', w->v->dev, path));
+			/* devices, fifos, sockets own no blocks */
+			free(path);
+		}
+		free(l.v);
+		free(d.path);
+	}
+	free(stack);
+}
+
+/* --- filesystem metadata ------------------------------------------- */
+
+static void map_special_inode(struct ext_walk *w, ext2_ino_t ino,
+			      const char *name)
+{
+	struct ext2_inode inode;
+	if (ino == 0 || ino > w->fs->super->s_inodes_count)
+		return;
+	if (ext2fs_read_inode(w->fs, ino, &inode) != 0)
+		return;
+	if (inode.i_links_count == 0 && inode.i_blocks == 0)
+		return;
+	map_inode(w, ino, &inode, bm_object(w->v->ctx, 'm', w->v->dev, name));
+}
+
+static void map_metadata(struct ext_walk *w)
+{
+	ext2_filsys fs = w->fs;
+	struct ext2_super_block *sb = fs->super;
+	struct bm_ctx *ctx = w->v->ctx;
+	const char *dev = w->v->dev;
+	bm_obj o_sb = bm_object(ctx, 'm', dev, "superblock");
+	bm_obj o_sbb = bm_object(ctx, 'm', dev, "superblock backup");
+	bm_obj o_gd = bm_object(ctx, 'm', dev, "group descriptors");
+	bm_obj o_gdb = bm_object(ctx, 'm', dev, "group descriptors backup");
+	bm_obj o_rgdt = bm_object(ctx, 'm', dev, "reserved gdt blocks");
+	bm_obj o_bb = bm_object(ctx, 'm', dev, "block bitmap");
+	bm_obj o_ib = bm_object(ctx, 'm', dev, "inode bitmap");
+	bm_obj o_it = bm_object(ctx, 'm', dev, "inode table");
+	bool meta_bg = ext2fs_has_feature_meta_bg(sb);
+	uint64_t old_desc = meta_bg ? sb->s_first_meta_bg : fs->desc_blocks;
+	if (old_desc > fs->desc_blocks)
+		old_desc = fs->desc_blocks;
+
+	/* The primary superblock: 1024 bytes at byte 1024. */
+	bm_emit(w->v, 1024, 1024, o_sb);
+	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
+		blk64_t super = 0, old_blk = 0, new_blk = 0;
+		blk_t used = 0;
+		ext2fs_super_and_bgd_loc2(fs, g, &super, &old_blk, &new_blk,
+					  &used);
+		if (g > 0 && super)
+			add_blocks(w, o_sbb, super, 1, 0, "superblock backup");
+		if (old_blk) {
+			add_blocks(w, g == 0 ? o_gd : o_gdb, old_blk, old_desc,
+				   0, "group descriptors");
+			if (sb->s_reserved_gdt_blocks)
+				add_blocks(w, o_rgdt, old_blk + old_desc,
+					   sb->s_reserved_gdt_blocks, 0,
+					   "reserved gdt blocks");
+		}
+		if (new_blk)
+			add_blocks(w, o_gd, new_blk, 1, 0,
+				   "group descriptors");
+		blk64_t b = ext2fs_block_bitmap_loc(fs, g);
+		if (b)
+			add_blocks(w, o_bb, b, 1, 0, "block bitmap");
+		b = ext2fs_inode_bitmap_loc(fs, g);
+		if (b)
+			add_blocks(w, o_ib, b, 1, 0, "inode bitmap");
+		b = ext2fs_inode_table_loc(fs, g);
+		if (b)
+			add_blocks(w, o_it, b, fs->inode_blocks_per_group, 0,
+				   "inode table");
+	}
+	run_flush(w);
+
+	if (ext2fs_has_feature_journal(sb) && sb->s_journal_inum)
+		map_special_inode(w, sb->s_journal_inum, "journal");
+	/* The resize inode's data blocks are the reserved GDT blocks
+	 * (mapped above); only its double-indirect block is its own. */
+	if (ext2fs_has_feature_resize_inode(sb)) {
+		struct ext2_inode ri;
+		if (ext2fs_read_inode(fs, EXT2_RESIZE_INO, &ri) == 0 &&
+		    ri.i_block[EXT2_DIND_BLOCK])
+			add_blocks(w, bm_object(ctx, 'm', dev, "resize inode"),
+				   ri.i_block[EXT2_DIND_BLOCK], 1, 0,
+				   "resize inode");
+		run_flush(w);
+	}
+	map_special_inode(w, EXT2_BAD_INO, "bad blocks inode");
+	map_special_inode(w, EXT2_BOOT_LOADER_INO, "boot loader inode");
+	map_special_inode(w, EXT2_UNDEL_DIR_INO, "undelete inode");
+	if (ext2fs_has_feature_quota(sb)) {
+		map_special_inode(w, sb->s_usr_quota_inum, "quota");
+		map_special_inode(w, sb->s_grp_quota_inum, "quota");
+		map_special_inode(w, sb->s_prj_quota_inum, "quota");
+	}
+	if (ext2fs_has_feature_orphan_file(sb))
+		map_special_inode(w, sb->s_orphan_file_inum, "orphan file");
+	if (ext2fs_has_feature_mmp(sb) && sb->s_mmp_block) {
+		add_blocks(w, bm_object(ctx, 'm', dev, "mmp block"),
+			   sb->s_mmp_block, 1, 0, "mmp block");
+		run_flush(w);
+	}
+}
+
+/* --- probe and walk ------------------------------------------------ */
+
+static int ext_probe(struct bm_volume *v, void **state)
+{
+	uint8_t sb[1024];
+	if (v->size < 2048 || bm_read(v, sb, sizeof sb, 1024) < 0)
+		return 0;
+	if (bm_le16(sb + 56) != EXT2_SUPER_MAGIC)
+		return 0;
+	uint32_t log_bs = bm_le32(sb + 24);
+	uint32_t inodes = bm_le32(sb + 0);
+	uint32_t bpg = bm_le32(sb + 32), ipg = bm_le32(sb + 40);
+	uint32_t incompat = bm_le32(sb + 96);
+	if (log_bs > 6 || inodes == 0 || bpg == 0 || ipg == 0)
+		return 0;
+	/* An external journal device carries an ext superblock too, but
+	 * holds no files: let libblkid name it. */
+	if (incompat & EXT3_FEATURE_INCOMPAT_JOURNAL_DEV)
+		return 0;
+	return 1;
+}
+
+static const char *ext_kind(const struct ext2_super_block *sb)
+{
+	if (sb->s_feature_incompat &
+		    ~(EXT3_FEATURE_INCOMPAT_RECOVER |
+		      EXT2_FEATURE_INCOMPAT_FILETYPE |
+		      EXT2_FEATURE_INCOMPAT_META_BG) ||
+	    sb->s_feature_ro_compat &
+		    ~(EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER |
+		      EXT2_FEATURE_RO_COMPAT_LARGE_FILE))
+		return "ext4";
+	return (sb->s_feature_compat & EXT3_FEATURE_COMPAT_HAS_JOURNAL)
+		       ? "ext3"
+		       : "ext2";
+}
+
+static errcode_t open_fs(struct bm_volume *v, ext2_filsys *fs)
+{
+	char *name = bm_ext_io_name(v);
+	int flags = EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP;
+	errcode_t err = ext2fs_open2(name, NULL, flags, 0, 0,
+				     bm_ext_io_manager(v), fs);
+	if (err == EXT2_ET_SB_CSUM_INVALID ||
+	    err == EXT2_ET_GDESC_BAD_BLOCK_MAP ||
+	    err == EXT2_ET_GDESC_BAD_INODE_MAP ||
+	    err == EXT2_ET_GDESC_BAD_INODE_TABLE) {
+		bm_warn(v->ctx, v->dev, 1024,
+			"ext superblock: %s; mapping anyway",
+			error_message(err));
+		err = ext2fs_open2(name, NULL,
+				   flags | EXT2_FLAG_IGNORE_CSUM_ERRORS |
+					   EXT2_FLAG_IGNORE_SB_ERRORS,
+				   0, 0, bm_ext_io_manager(v), fs);
+	}
+	if (err) {
+		/* A damaged primary superblock: try the usual backups. */
+		static const struct {
+			blk64_t sb;
+			unsigned bs;
+		} backups[] = { { 8193, 1024 }, { 16384, 2048 }, { 32768, 4096 } };
+		for (size_t i = 0; i < 3; i++) {
+			errcode_t e2 = ext2fs_open2(
+				name, NULL,
+				flags | EXT2_FLAG_IGNORE_CSUM_ERRORS,
+				(int)backups[i].sb, (int)backups[i].bs,
+				bm_ext_io_manager(v), fs);
+			if (e2 == 0) {
+				bm_warn(v->ctx, v->dev, 1024,
+					"ext primary superblock unusable (%s); "
+					"using the backup at block %llu",
+					error_message(err),
+					(unsigned long long)backups[i].sb);
+				err = 0;
+				break;
+			}
+		}
+	}
+	if (!err)
+		(*fs)->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
+	free(name);
+	return err;
+}
+
+static int ext_walk(struct bm_volume *v, void *state)
+{
+	(void)state;
+	ext2_filsys fs = NULL;
+	/* Registers libext2fs' message table for error_message(); it guards
+	 * against registering twice. */
+	initialize_ext2_error_table();
+	errcode_t err = open_fs(v, &fs);
+	if (err) {
+		bm_warn(v->ctx, v->dev, 1024,
+			"ext filesystem cannot be opened: %s: not mapped",
+			error_message(err));
+		return -1;
+	}
+	struct ext_walk w = {
+		.v = v,
+		.fs = fs,
+		.bs = fs->blocksize,
+		.nblocks = ext2fs_blocks_count(fs->super),
+	};
+	free(v->type);
+	v->type = bm_strdup(ext_kind(fs->super));
+	uint64_t fsbytes;
+	if (!bm_mul(w.nblocks, w.bs, &fsbytes) || fsbytes > v->size)
+		bm_warn(v->ctx, v->dev, 1024,
+			"%s is larger than its volume (%llu blocks of %llu "
+			"bytes, volume 0x%llx bytes): the part past the end "
+			"is not mapped",
+			v->type, (unsigned long long)w.nblocks,
+			(unsigned long long)w.bs, (unsigned long long)v->size);
+	if (ext2fs_has_feature_journal_needs_recovery(fs->super))
+		bm_warn(v->ctx, v->dev, 1024,
+			"%s journal needs recovery (not replayed): files "
+			"changed by the journal are mapped as before it",
+			v->type);
+	map_metadata(&w);
+	walk_tree(&w);
+	if (w.suppressed)
+		bm_warn(v->ctx, v->dev, BM_NO_OFFSET,
+			"%u more problems in this filesystem not shown",
+			w.suppressed);
+	bm_u64set_free(&w.dirs_seen);
+	ext2fs_free(fs);
+	return 0;
+}
+
+const struct bm_prober bm_ext_prober = {
+	.name = "ext",
+	.kind = BM_PROBE_FS,
+	.probe = ext_probe,
+	.walk = ext_walk,
+};

@@ -1,0 +1,16 @@
+/* ext2/3/4 internals shared by ext.c and ext_io.c.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BM_EXT_H
+#define BM_EXT_H
+
+#include <ext2fs/ext2fs.h>
+
+#include "../bmapgen.h"
+
+/* The io_manager reading through a volume, and the channel name that
+ * makes ext2fs_open2() open volume V with it. */
+io_manager bm_ext_io_manager(struct bm_volume *v);
+char *bm_ext_io_name(struct bm_volume *v);
+
+#endif

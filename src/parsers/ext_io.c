@@ -1,0 +1,189 @@
+/* A libext2fs io_manager that reads through a bmapgen volume, so the
+ * same ext2/3/4 code works on a partition, an LV or an md array.  Writes
+ * are refused: the filesystem is only ever opened read-only.
+ *
+ * libext2fs names a channel by a string; ours is "bmvol:<pointer>" and
+ * the pointer is the volume (state lives in the handle, not in statics).
+ * A small direct-mapped block cache absorbs libext2fs' habit of reading
+ * the same block (inode table, directory, extent node) several times.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ext2fs/ext2fs.h>
+
+#include "../bmapgen.h"
+#include "ext.h"
+
+#define CACHE_SLOTS 256
+
+struct ext_chan {
+	struct bm_volume *v;
+	uint64_t *tag;  /* block number + 1 per slot; 0 = empty */
+	uint8_t *data;  /* CACHE_SLOTS * block_size */
+	int cache_bs;
+};
+
+static void cache_reset(struct ext_chan *c, int bs)
+{
+	free(c->tag);
+	free(c->data);
+	c->tag = bm_calloc(CACHE_SLOTS, sizeof *c->tag);
+	c->data = bm_malloc((size_t)CACHE_SLOTS * (size_t)bs);
+	c->cache_bs = bs;
+}
+
+static errcode_t ext_io_open(const char *name, int flags, io_channel *chan)
+{
+	void *ptr = NULL;
+	if (!name || sscanf(name, "bmvol:%p", &ptr) != 1 || !ptr)
+		return EXT2_ET_BAD_DEVICE_NAME;
+	if (flags & IO_FLAG_RW)
+		return EXT2_ET_RO_FILSYS;
+	io_channel io = NULL;
+	errcode_t err = ext2fs_get_memzero(sizeof *io, &io);
+	if (err)
+		return err;
+	struct ext_chan *c = bm_calloc(1, sizeof *c);
+	c->v = ptr;
+	cache_reset(c, 1024);
+	io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
+	io->manager = bm_ext_io_manager(c->v);
+	err = ext2fs_get_mem(strlen(name) + 1, &io->name);
+	if (err) {
+		free(c->tag);
+		free(c->data);
+		free(c);
+		ext2fs_free_mem(&io);
+		return err;
+	}
+	strcpy(io->name, name);
+	io->block_size = 1024;
+	io->refcount = 1;
+	io->private_data = c;
+	*chan = io;
+	return 0;
+}
+
+static errcode_t ext_io_close(io_channel io)
+{
+	if (--io->refcount > 0)
+		return 0;
+	struct ext_chan *c = io->private_data;
+	free(c->tag);
+	free(c->data);
+	free(c);
+	ext2fs_free_mem(&io->name);
+	ext2fs_free_mem(&io);
+	return 0;
+}
+
+static errcode_t ext_io_set_blksize(io_channel io, int blksize)
+{
+	struct ext_chan *c = io->private_data;
+	if (blksize <= 0 || blksize > 65536)
+		return EXT2_ET_INVALID_ARGUMENT;
+	io->block_size = blksize;
+	cache_reset(c, blksize);
+	return 0;
+}
+
+static errcode_t ext_io_read_blk64(io_channel io, unsigned long long block,
+				   int count, void *data)
+{
+	struct ext_chan *c = io->private_data;
+	uint64_t len, off;
+	/* count < 0 means -count bytes (libext2fs convention). */
+	if (count < 0)
+		len = (uint64_t)-(int64_t)count;
+	else if (!bm_mul((uint64_t)count, (uint64_t)io->block_size, &len))
+		return EXT2_ET_LLSEEK_FAILED;
+	if (!bm_mul(block, (uint64_t)io->block_size, &off) ||
+	    !bm_in_range(off, len, c->v->size)) {
+		memset(data, 0, len);
+		return EXT2_ET_SHORT_READ;
+	}
+	bool single = len == (uint64_t)io->block_size &&
+		      c->cache_bs == io->block_size;
+	size_t slot = (size_t)(block % CACHE_SLOTS);
+	if (single && c->tag[slot] == block + 1) {
+		memcpy(data, c->data + slot * (size_t)c->cache_bs, len);
+		return 0;
+	}
+	if (bm_read(c->v, data, len, off) < 0) {
+		memset(data, 0, len);
+		return EXT2_ET_SHORT_READ;
+	}
+	if (single) {
+		memcpy(c->data + slot * (size_t)c->cache_bs, data, len);
+		c->tag[slot] = block + 1;
+	}
+	return 0;
+}
+
+static errcode_t ext_io_read_blk(io_channel io, unsigned long block,
+				 int count, void *data)
+{
+	return ext_io_read_blk64(io, block, count, data);
+}
+
+static errcode_t ext_io_write_blk(io_channel io, unsigned long block,
+				  int count, const void *data)
+{
+	return EXT2_ET_RO_FILSYS;
+}
+
+static errcode_t ext_io_write_blk64(io_channel io, unsigned long long block,
+				    int count, const void *data)
+{
+	return EXT2_ET_RO_FILSYS;
+}
+
+static errcode_t ext_io_write_byte(io_channel io, unsigned long offset,
+				   int count, const void *data)
+{
+	return EXT2_ET_RO_FILSYS;
+}
+
+static errcode_t ext_io_flush(io_channel io)
+{
+	return 0; /* nothing is ever dirty */
+}
+
+static errcode_t ext_io_set_option(io_channel io, const char *option,
+				   const char *arg)
+{
+	return EXT2_ET_INVALID_ARGUMENT;
+}
+
+/* libext2fs takes a non-const io_manager; this table is never written.
+ * The volume is passed via the channel name, not this table. */
+static struct struct_io_manager ext_io_manager_table = {
+	.magic = EXT2_ET_MAGIC_IO_MANAGER,
+	.name = "bmapgen volume I/O manager",
+	.open = ext_io_open,
+	.close = ext_io_close,
+	.set_blksize = ext_io_set_blksize,
+	.read_blk = ext_io_read_blk,
+	.write_blk = ext_io_write_blk,
+	.flush = ext_io_flush,
+	.write_byte = ext_io_write_byte,
+	.set_option = ext_io_set_option,
+	.read_blk64 = ext_io_read_blk64,
+	.write_blk64 = ext_io_write_blk64,
+};
+
+io_manager bm_ext_io_manager(struct bm_volume *v)
+{
+	(void)v;
+	return &ext_io_manager_table;
+}
+
+char *bm_ext_io_name(struct bm_volume *v)
+{
+	return bm_asprintf("bmvol:%p", (void *)v);
+}

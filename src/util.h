@@ -1,0 +1,138 @@
+/* Small shared helpers: endian loads, overflow-checked arithmetic,
+ * checksums, string building.  Each has unit tests in tests/test_util.c.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BM_UTIL_H
+#define BM_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* On-disk fields are read from bytes, never by casting structs. */
+static inline uint16_t bm_le16(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+static inline uint32_t bm_le32(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	       (uint32_t)b[3] << 24;
+}
+static inline uint64_t bm_le64(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint64_t)bm_le32(b) | (uint64_t)bm_le32(b + 4) << 32;
+}
+static inline uint16_t bm_be16(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+static inline uint32_t bm_be32(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	       (uint32_t)b[2] << 8 | (uint32_t)b[3];
+}
+static inline uint64_t bm_be64(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint64_t)bm_be32(b) << 32 | (uint64_t)bm_be32(b + 4);
+}
+static inline void bm_put_le32(void *p, uint32_t v)
+{
+	uint8_t *b = p;
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+	b[2] = (uint8_t)(v >> 16);
+	b[3] = (uint8_t)(v >> 24);
+}
+static inline void bm_put_le64(void *p, uint64_t v)
+{
+	bm_put_le32(p, (uint32_t)v);
+	bm_put_le32((uint8_t *)p + 4, (uint32_t)(v >> 32));
+}
+static inline void bm_put_le16(void *p, uint16_t v)
+{
+	uint8_t *b = p;
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+}
+
+/* Overflow-checked arithmetic: return false on overflow (and leave *r
+ * unspecified). */
+static inline bool bm_add(uint64_t a, uint64_t b, uint64_t *r)
+{
+	return !__builtin_add_overflow(a, b, r);
+}
+static inline bool bm_mul(uint64_t a, uint64_t b, uint64_t *r)
+{
+	return !__builtin_mul_overflow(a, b, r);
+}
+/* a*b+c */
+static inline bool bm_muladd(uint64_t a, uint64_t b, uint64_t c, uint64_t *r)
+{
+	uint64_t t;
+	return bm_mul(a, b, &t) && bm_add(t, c, r);
+}
+/* Is [off, off+len) inside [0, size)?  (no overflow) */
+static inline bool bm_in_range(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+/* CRC32 (IEEE 802.3, as in GPT and zlib) and CRC32C (Castagnoli, as in
+ * ext4/XFS/btrfs); SEED is the running value (0 to start; the usual
+ * pre/post inversion is done inside). */
+uint32_t bm_crc32(uint32_t seed, const void *buf, size_t len);
+uint32_t bm_crc32c(uint32_t seed, const void *buf, size_t len);
+
+/* Allocation that exits with a message on failure (out of memory is not
+ * a per-image condition we can map around). */
+void *bm_malloc(size_t n);
+void *bm_calloc(size_t n, size_t m);
+void *bm_realloc(void *p, size_t n);
+void *bm_reallocarray(void *p, size_t n, size_t m);
+char *bm_strdup(const char *s);
+char *bm_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable byte string. */
+struct bm_str {
+	char *s;
+	size_t len, cap;
+};
+void bm_str_putn(struct bm_str *b, const char *s, size_t n);
+void bm_str_puts(struct bm_str *b, const char *s);
+void bm_str_printf(struct bm_str *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void bm_str_free(struct bm_str *b);
+
+/* Escape a path for one-line output: backslash -> "\\", newline ->
+ * "\n", tab -> "\t", other bytes < 0x20 and 0x7f -> "\xHH".  Bytes >=
+ * 0x80 are kept when they form valid UTF-8 and are not C1 controls
+ * (U+0080..U+009F), else "\xHH".  Appends to B. */
+void bm_escape_path(struct bm_str *b, const char *s);
+
+/* Convert UTF-16LE (N code units) to UTF-8 appended to B; unpaired
+ * surrogates become U+FFFD.  For NTFS/FAT/exFAT names. */
+void bm_utf16le_to_utf8(struct bm_str *b, const uint8_t *u16, size_t n);
+
+/* Join "DIR/NAME" (DIR "/" gives "/NAME"); malloc'd. */
+char *bm_path_join(const char *dir, const char *name, size_t namelen);
+
+/* A set of 64-bit keys (visited inodes, blocks): for cycle detection. */
+struct bm_u64set {
+	uint64_t *keys;
+	size_t n, cap; /* open addressing, cap a power of two */
+	bool has_zero;
+};
+/* Insert; returns true if it was new. */
+bool bm_u64set_add(struct bm_u64set *s, uint64_t k);
+bool bm_u64set_has(const struct bm_u64set *s, uint64_t k);
+void bm_u64set_free(struct bm_u64set *s);
+
+#endif
