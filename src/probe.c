@@ -18,19 +18,37 @@
 
 #include "internal.h"
 
+extern const struct bm_prober bm_md_prober;
+extern const struct bm_prober bm_lvm_prober;
 extern const struct bm_prober bm_gpt_prober;
 extern const struct bm_prober bm_mbr_prober;
 extern const struct bm_prober bm_ext_prober;
+extern const struct bm_prober bm_btrfs_prober;
 extern const struct bm_prober bm_xfs_prober;
+extern const struct bm_prober bm_ntfs_prober;
+extern const struct bm_prober bm_luks_prober;
+extern const struct bm_prober bm_bitlocker_prober;
+extern const struct bm_prober bm_fat_prober;
+extern const struct bm_prober bm_exfat_prober;
+extern const struct bm_prober bm_swap_prober;
 
 const struct bm_prober *const bm_probers[] = {
 	/* members of multi-device volumes */
+	&bm_md_prober,
+	&bm_lvm_prober,
 	/* partition tables */
 	&bm_gpt_prober,
 	&bm_mbr_prober,
 	/* filesystems and other contents */
+	&bm_luks_prober,
+	&bm_bitlocker_prober,
 	&bm_ext_prober,
+	&bm_btrfs_prober,
 	&bm_xfs_prober,
+	&bm_ntfs_prober,
+	&bm_fat_prober,
+	&bm_exfat_prober,
+	&bm_swap_prober,
 	NULL,
 };
 

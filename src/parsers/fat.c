@@ -82,7 +82,10 @@ bool bm_exfat_boot_valid(const uint8_t *sec)
 
 bool bm_fat_is_boot_sector(const uint8_t *sec)
 {
-	return bm_fat_bpb_valid(sec) || bm_exfat_boot_valid(sec);
+	/* A BitLocker boot sector ("-FVE-FS-") is a FAT/NTFS boot sector
+	 * too, with a BPB that need not pass the checks above. */
+	return bm_fat_bpb_valid(sec) || bm_exfat_boot_valid(sec) ||
+	       memcmp(sec + 3, "-FVE-FS-", 8) == 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -24,7 +24,8 @@ bool bm_fat_bpb_valid(const uint8_t *sec);
 /* Is SEC an exFAT main boot sector (name, must-be-zero area, shifts)? */
 bool bm_exfat_boot_valid(const uint8_t *sec);
 
-/* Either of the above: the sector is a FAT-family boot sector. */
+/* Either of the above, or a BitLocker boot sector (OEM "-FVE-FS-"): the
+ * sector is a FAT-family boot sector, not a partition table. */
 bool bm_fat_is_boot_sector(const uint8_t *sec);
 
 /* ---- internal to the FAT/exFAT walkers ---- */

@@ -219,6 +219,7 @@ static void parse_dir(struct walk *w, const uint8_t *buf, size_t len,
 		}
 		bool have_lfn = lfn.total && lfn.next == 1;
 		uint8_t lsum = lfn.sum;
+		size_t lunits = (size_t)lfn.total * 13;
 		lfn.total = 0;
 		if (attr & 0x08) /* volume label */
 			continue;
@@ -228,9 +229,10 @@ static void parse_dir(struct walk *w, const uint8_t *buf, size_t len,
 
 		name.len = 0;
 		if (have_lfn && lsum == sfn_checksum(e)) {
+			/* NUL-terminated unless it fills its entries. */
 			size_t units = 0;
-			while (units < 20 * 13 && (lfn.u16[2 * units] ||
-						   lfn.u16[2 * units + 1]))
+			while (units < lunits && (lfn.u16[2 * units] ||
+						  lfn.u16[2 * units + 1]))
 				units++;
 			bm_utf16le_to_utf8(&name, lfn.u16, units);
 			if (!name_usable(name.s, name.len)) {

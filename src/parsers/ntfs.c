@@ -173,12 +173,8 @@ static void mft_emit(struct ntfs_walk *w, uint64_t off, uint64_t len,
 	}
 }
 
-static void claim_record(struct ntfs_walk *w, uint64_t rec, bm_obj obj,
-			 unsigned flags)
+static void add_claimed(struct ntfs_walk *w, uint64_t rec)
 {
-	if (rec >= w->nrecs)
-		return;
-	mft_emit(w, rec * w->rs, w->rs, obj, flags);
 	if (w->nclaimed == w->capclaimed) {
 		w->capclaimed = w->capclaimed ? 2 * w->capclaimed : 256;
 		w->claimed = bm_reallocarray(w->claimed, w->capclaimed,
@@ -277,6 +273,49 @@ struct rclaim {
 	int prio;          /* the highest gets the whole record */
 	uint64_t voff, vlen; /* its value, as an offset into $MFT's data */
 };
+
+static int cmp_voff(const void *a, const void *b)
+{
+	const struct rclaim *x = a, *y = b;
+	return x->voff < y->voff ? -1 : x->voff > y->voff;
+}
+
+/* Emit record CL[BEST].rec as CL[BEST].obj's, except the values of the
+ * other objects' resident streams in it, which are theirs. */
+static void claim_record(struct ntfs_walk *w, const struct rclaim *cl,
+			 size_t ncl, size_t best)
+{
+	uint64_t rec = cl[best].rec, rbeg = rec * w->rs, rend = rbeg + w->rs;
+	struct rclaim *cut = bm_calloc(ncl, sizeof *cut);
+	size_t ncut = 0;
+
+	if (rec >= w->nrecs) {
+		free(cut);
+		return;
+	}
+	for (size_t k = 0; k < ncl; k++)
+		if (cl[k].rec == rec && cl[k].obj != cl[best].obj &&
+		    cl[k].vlen > 0 && cl[k].voff >= rbeg &&
+		    cl[k].vlen <= rend - cl[k].voff)
+			cut[ncut++] = cl[k];
+	qsort(cut, ncut, sizeof *cut, cmp_voff);
+	uint64_t cur = rbeg;
+	for (size_t k = 0; k < ncut; k++) {
+		if (cut[k].voff > cur)
+			mft_emit(w, cur, cut[k].voff - cur, cl[best].obj,
+				 BM_RANGE_INLINE);
+		uint64_t vend = cut[k].voff + cut[k].vlen;
+		if (vend > cur) {
+			uint64_t b = cut[k].voff > cur ? cut[k].voff : cur;
+			mft_emit(w, b, vend - b, cut[k].obj, BM_RANGE_INLINE);
+			cur = vend;
+		}
+	}
+	if (cur < rend)
+		mft_emit(w, cur, rend - cur, cl[best].obj, BM_RANGE_INLINE);
+	free(cut);
+	add_claimed(w, rec);
+}
 
 /* Map every attribute of MFT record MFT_NO (and its extension records).
  * PATH names it: "/dir/file" for files and directories, or (SYSNAME set)
@@ -412,8 +451,9 @@ static int map_inode(struct ntfs_walk *w, uint64_t mref, const char *path,
 
 	/* Resident streams: per record, the stream that matters most (a
 	 * directory's index, the unnamed data, a reparse point, an ADS)
-	 * takes the whole record; another resident stream of a different
-	 * object in the same record gets just its value's bytes. */
+	 * takes the record; a resident stream of another object in the same
+	 * record (an ADS next to resident data) is cut out of it and gets
+	 * its value's bytes, so no byte has two owners. */
 	for (size_t i = 0; i < ncl; i++) {
 		size_t best = i;
 		bool first = true;
@@ -426,12 +466,7 @@ static int map_inode(struct ntfs_walk *w, uint64_t mref, const char *path,
 				best = k;
 		}
 		if (first)
-			claim_record(w, cl[i].rec, cl[best].obj,
-				     BM_RANGE_INLINE);
-		if (cl[i].obj != cl[best].obj && cl[i].vlen &&
-		    cl[i].vlen <= w->rs)
-			mft_emit(w, cl[i].voff, cl[i].vlen, cl[i].obj,
-				 BM_RANGE_INLINE);
+			claim_record(w, cl, ncl, best);
 	}
 	free(cl);
 	ntfs_inode_close(ni);

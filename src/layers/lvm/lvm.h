@@ -99,6 +99,7 @@ struct lvm_seg {
 	struct lvm_lv *lv1, *lv2;
 	uint64_t device_id;
 	uint64_t chunk_bytes;   /* thin-pool block, snapshot chunk */
+	bool writethrough;      /* cache: the origin is always current */
 	struct lvm_thin_map *thin;
 	struct lvm_snap_map *snap;
 };
@@ -135,6 +136,9 @@ struct lvm_vg {
 	size_t nlvs;
 	struct lvm_lv *lvs;
 };
+
+/* vg.c */
+int bm_lvm_assemble(struct bm_ctx *ctx);
 
 /* meta.c */
 /* Parse TEXT just enough to name its VG: uuid (dashes removed) and

@@ -1,0 +1,61 @@
+# Thin wrapper around meson.  `make run` and `make check` do all the
+# set-up on a fresh Debian 12 machine (as root: missing packages are
+# installed with apt-get).
+
+BUILD ?= build
+# The developer build that the test suite also runs: ASan + UBSan.
+SANBUILD ?= build-san
+IMAGE ?= $(BUILD)/demo.img
+
+# Build dependencies.
+DEPS_BUILD = meson ninja-build pkg-config gcc libc6-dev \
+	libext2fs-dev libblkid-dev libdevmapper-dev ntfs-3g-dev \
+	zlib1g-dev libzstd-dev xz-utils
+# What the tests use to build and check images.
+DEPS_TEST = e2fsprogs fdisk gdisk xfsprogs btrfs-progs dosfstools mtools \
+	exfatprogs ntfs-3g cryptsetup-bin python3 jq \
+	nbdkit libnbd-bin libguestfs-tools linux-image-amd64 \
+	util-linux attr kmod
+DEPS = $(DEPS_BUILD)
+
+.PHONY: all run check deps deps-test setup images oracle clean
+
+all: setup
+	ninja -C $(BUILD)
+
+# Install whatever is missing (only as root; otherwise just report).
+deps:
+	@./tests/install-deps $(DEPS)
+
+deps-test:
+	@./tests/install-deps $(DEPS) $(DEPS_TEST)
+
+setup: deps
+	@test -f $(BUILD)/build.ninja || meson setup $(BUILD)
+
+# The bundled demo (a GPT disk with ext4), unpacked next to the build.
+$(BUILD)/demo.img: tests/images/demo.img.xz setup
+	xz -dc tests/images/demo.img.xz > $@.tmp && mv $@.tmp $@
+
+run: all $(if $(filter $(BUILD)/demo.img,$(IMAGE)),$(BUILD)/demo.img)
+	./$(BUILD)/bmapgen $(IMAGE)
+
+$(SANBUILD)/build.ninja:
+	meson setup $(SANBUILD) -Db_sanitize=address,undefined -Db_lundef=false
+
+check: deps-test $(SANBUILD)/build.ninja
+	@test -f $(BUILD)/build.ninja || meson setup $(BUILD)
+	ninja -C $(BUILD)
+	ninja -C $(SANBUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C $(SANBUILD) --print-errorlogs --num-processes 2
+
+images:
+	./tests/images/make-images
+
+oracle: all
+	./tests/oracle/run $(IMAGE)
+
+clean:
+	rm -rf $(BUILD) $(SANBUILD)

@@ -1,0 +1,522 @@
+/* Thin-pool metadata and snapshot exception stores.
+ *
+ * Thin pools (linux Documentation/admin-guide/device-mapper/
+ * thin-provisioning.rst, drivers/md/dm-thin-metadata.c and
+ * drivers/md/persistent-data/dm-btree*.c): the metadata LV is an array
+ * of 4 KiB blocks.  Block 0 is the superblock:
+ *     0 csum (crc32c of bytes 4..4095, xor 160774)   8 blocknr (0)
+ *    32 magic 27022010   40 version   320 data mapping root
+ *   328 device details root   336 data block size (sectors)
+ *   344 metadata block count
+ * Btree nodes: 0 csum (crc32c of 4..4095, xor 121107), 4 flags
+ * (1 internal, 2 leaf), 8 blocknr, 16 nr_entries, 20 max_entries,
+ * 24 value_size; le64 keys from byte 32, then the values.  Internal
+ * values are child block numbers.  The data mapping is a two-level tree:
+ * device id -> root of a tree virtual block -> (data block << 24 | time).
+ *
+ * Snapshots (drivers/md/dm-snap-persistent.c): chunk 0 of the COW store
+ * is a header (le32 magic 0x70416e53 "SnAp", valid, version 1, chunk
+ * size in sectors); then metadata areas of one chunk each, holding
+ * (le64 old chunk, le64 new chunk) pairs, every area followed by the data
+ * chunks it describes: area I sits at chunk 1 + I * (E + 1), E = chunk
+ * bytes / 16.  A zero new chunk ends the list.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/lvm/lvm.h"
+
+#define THIN_BLOCK 4096u
+#define THIN_MAGIC 27022010u
+#define SB_CSUM_XOR 160774u
+#define NODE_CSUM_XOR 121107u
+#define NODE_INTERNAL 1u
+#define NODE_LEAF 2u
+#define NODE_HEADER 32u
+#define MAX_BTREE_DEPTH 16 /* 2^64 keys need fewer levels */
+
+#define SNAP_MAGIC 0x70416e53u
+
+/* A run of COUNT blocks/chunks: virtual VSTART.. -> stored PSTART.. */
+struct run {
+	uint64_t vstart, pstart, count;
+};
+
+struct lvm_thin_map {
+	struct run *r;
+	size_t n;
+	uint64_t block;          /* data block bytes */
+	struct bm_volume *data;  /* the pool's data LV */
+};
+
+struct lvm_snap_map {
+	struct run *r;
+	size_t n;
+	uint64_t chunk;
+	struct bm_volume *origin, *cow;
+};
+
+/* persistent-data's checksum: crc32c seeded with ~0, not inverted at the
+ * end, xor a per-block-type constant.  bm_crc32c() inverts at both ends,
+ * so invert its result back. */
+static uint32_t pd_csum(const uint8_t *b, uint32_t xor)
+{
+	return ~bm_crc32c(0, b + 4, THIN_BLOCK - 4) ^ xor;
+}
+
+struct walk {
+	struct bm_ctx *ctx;
+	const char *dev;
+	struct bm_volume *meta;
+	uint64_t nblocks;
+	struct bm_u64set seen;
+	struct run *r;
+	size_t n, cap;
+	bool bad;
+};
+
+static int read_node(struct walk *w, uint64_t b, uint8_t *buf)
+{
+	uint64_t off;
+	if (b >= w->nblocks || !bm_mul(b, THIN_BLOCK, &off) ||
+	    bm_read(w->meta, buf, THIN_BLOCK, off) < 0) {
+		bm_warn(w->ctx, w->dev, BM_NO_OFFSET,
+			"thin-pool metadata block %llu unreadable",
+			(unsigned long long)b);
+		return -1;
+	}
+	uint32_t nr = bm_le32(buf + 16), max = bm_le32(buf + 20);
+	uint32_t vs = bm_le32(buf + 24), flags = bm_le32(buf + 4);
+	if (bm_le32(buf) != pd_csum(buf, NODE_CSUM_XOR) ||
+	    bm_le64(buf + 8) != b || nr > max || vs == 0 || vs > 64 ||
+	    (uint64_t)max * (8 + vs) > THIN_BLOCK - NODE_HEADER ||
+	    !(flags & (NODE_INTERNAL | NODE_LEAF)) ||
+	    ((flags & NODE_INTERNAL) && vs != 8)) {
+		bm_warn(w->ctx, w->dev, off,
+			"thin-pool metadata btree node %llu is corrupt",
+			(unsigned long long)b);
+		return -1;
+	}
+	return 0;
+}
+
+/* Find KEY in the tree at ROOT (values of 8 bytes): its value, or -1. */
+static int btree_lookup(struct walk *w, uint64_t root, uint64_t key,
+			uint64_t *val)
+{
+	uint8_t buf[THIN_BLOCK];
+	uint64_t b = root;
+	for (int depth = 0; depth < MAX_BTREE_DEPTH; depth++) {
+		if (read_node(w, b, buf) < 0)
+			return -1;
+		uint32_t nr = bm_le32(buf + 16), max = bm_le32(buf + 20);
+		const uint8_t *keys = buf + NODE_HEADER, *vals = keys + 8 * max;
+		if (bm_le32(buf + 24) != 8)
+			return -1;
+		/* Last key <= KEY (keys are sorted). */
+		int64_t i = -1;
+		for (uint32_t k = 0; k < nr && bm_le64(keys + 8 * k) <= key; k++)
+			i = k;
+		if (i < 0)
+			return -1;
+		uint64_t v = bm_le64(vals + 8 * i);
+		if (bm_le32(buf + 4) & NODE_LEAF) {
+			if (bm_le64(keys + 8 * i) != key)
+				return -1;
+			*val = v;
+			return 0;
+		}
+		b = v;
+	}
+	return -1;
+}
+
+static void add_run(struct run **r, size_t *n, size_t *cap, uint64_t v,
+		    uint64_t p)
+{
+	if (*n && (*r)[*n - 1].vstart + (*r)[*n - 1].count == v &&
+	    (*r)[*n - 1].pstart + (*r)[*n - 1].count == p) {
+		(*r)[*n - 1].count++;
+		return;
+	}
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*r = bm_reallocarray(*r, *cap, sizeof **r);
+	}
+	(*r)[(*n)++] = (struct run){ v, p, 1 };
+}
+
+/* Collect the leaves of the mapping tree at B in key order.  Each node is
+ * visited once (SEEN), so the walk is bounded by the metadata size. */
+static void walk_tree(struct walk *w, uint64_t b, int depth)
+{
+	uint8_t buf[THIN_BLOCK];
+	if (depth >= MAX_BTREE_DEPTH || !bm_u64set_add(&w->seen, b)) {
+		w->bad = true;
+		return;
+	}
+	if (read_node(w, b, buf) < 0) {
+		w->bad = true;
+		return;
+	}
+	uint32_t nr = bm_le32(buf + 16), max = bm_le32(buf + 20);
+	uint32_t vs = bm_le32(buf + 24);
+	const uint8_t *keys = buf + NODE_HEADER, *vals = keys + 8 * max;
+	bool leaf = bm_le32(buf + 4) & NODE_LEAF;
+	if (leaf && vs != 8) {
+		w->bad = true;
+		return;
+	}
+	for (uint32_t i = 0; i < nr; i++) {
+		uint64_t v = bm_le64(vals + 8 * i);
+		if (leaf)
+			add_run(&w->r, &w->n, &w->cap, bm_le64(keys + 8 * i),
+				v >> 24);
+		else
+			walk_tree(w, v, depth + 1);
+	}
+}
+
+static int cmp_run(const void *a, const void *b)
+{
+	const struct run *x = a, *y = b;
+	return x->vstart < y->vstart ? -1 : x->vstart > y->vstart;
+}
+
+int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg)
+{
+	struct bm_ctx *ctx = lv->vg->ctx;
+	struct lvm_lv *pool = seg->lv1;
+	if (pool->nsegs != 1 || pool->segs[0].type != LVM_SEG_THIN_POOL ||
+	    pool->segs[0].lv1->state != 2 || pool->segs[0].lv2->state != 2) {
+		bm_warn(ctx, lv->dev, BM_NO_OFFSET,
+			"LVM2 thin LV: pool %s is unusable: not mapped",
+			pool->name);
+		return -1;
+	}
+	struct lvm_seg *ps = &pool->segs[0];
+	struct walk w = {
+		.ctx = ctx,
+		.dev = ps->lv1->dev,
+		.meta = ps->lv1->vol,
+		.nblocks = ps->lv1->size / THIN_BLOCK,
+	};
+	uint8_t sb[THIN_BLOCK];
+	if (w.nblocks == 0 || bm_read(w.meta, sb, THIN_BLOCK, 0) < 0 ||
+	    bm_le64(sb + 32) != THIN_MAGIC ||
+	    bm_le32(sb) != pd_csum(sb, SB_CSUM_XOR) || bm_le64(sb + 8) != 0) {
+		bm_warn(ctx, w.dev, 0,
+			"thin-pool superblock unreadable or corrupt: thin LV "
+			"%s not mapped", lv->name);
+		return -1;
+	}
+	uint64_t bs = (uint64_t)bm_le32(sb + 336) * LVM_SECTOR;
+	if (bs == 0 || bs != ps->chunk_bytes) {
+		bm_warn(ctx, w.dev, 336,
+			"thin-pool data block size 0x%llx differs from the "
+			"VG metadata's: thin LV %s not mapped",
+			(unsigned long long)bs, lv->name);
+		return -1;
+	}
+	if (bm_le64(sb + 344) < w.nblocks)
+		w.nblocks = bm_le64(sb + 344);
+	uint64_t root;
+	if (btree_lookup(&w, bm_le64(sb + 320), seg->device_id, &root) < 0) {
+		bm_warn(ctx, w.dev, BM_NO_OFFSET,
+			"thin device %llu not found in the pool's mapping: "
+			"thin LV %s not mapped",
+			(unsigned long long)seg->device_id, lv->name);
+		return -1;
+	}
+	walk_tree(&w, root, 0);
+	bm_u64set_free(&w.seen);
+	if (w.bad)
+		bm_warn(ctx, w.dev, BM_NO_OFFSET,
+			"thin device %llu: mapping tree damaged: thin LV %s "
+			"mapped in part", (unsigned long long)seg->device_id,
+			lv->name);
+	qsort(w.r, w.n, sizeof *w.r, cmp_run);
+	/* Drop what lies outside the LV or the pool, and overlaps. */
+	struct bm_volume *data = ps->lv2->vol;
+	uint64_t vmax = lv->size / bs, pmax = data->size / bs;
+	size_t k = 0;
+	for (size_t i = 0; i < w.n; i++) {
+		struct run r = w.r[i];
+		if (r.vstart >= vmax || r.count > vmax - r.vstart ||
+		    r.pstart >= pmax || r.count > pmax - r.pstart ||
+		    (k && w.r[k - 1].vstart + w.r[k - 1].count > r.vstart)) {
+			bm_warn(ctx, w.dev, BM_NO_OFFSET,
+				"thin device %llu: block %llu maps outside "
+				"the LV or pool: skipped",
+				(unsigned long long)seg->device_id,
+				(unsigned long long)r.vstart);
+			continue;
+		}
+		w.r[k++] = r;
+	}
+	struct lvm_thin_map *m = bm_calloc(1, sizeof *m);
+	m->r = w.r;
+	m->n = k;
+	m->block = bs;
+	m->data = data;
+	seg->thin = m;
+	return 0;
+}
+
+void bm_lvm_thin_free(struct lvm_thin_map *m)
+{
+	if (!m)
+		return;
+	free(m->r);
+	free(m);
+}
+
+/* First run ending after virtual unit U. */
+static size_t run_find(const struct run *r, size_t n, uint64_t u)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r[mid].vstart + r[mid].count <= u)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Walk [OFF, OFF+LEN) over runs of UNIT bytes: mapped pieces go to
+ * FN(stored offset), the gaps to GAP.  Each pass advances OFF. */
+struct piece_ops {
+	int (*mapped)(void *o, uint64_t poff, uint64_t len, uint64_t done);
+	int (*gap)(void *o, uint64_t off, uint64_t len, uint64_t done);
+};
+
+static int walk_runs(const struct run *r, size_t n, uint64_t unit,
+		     uint64_t off, uint64_t len, const struct piece_ops *ops,
+		     void *o)
+{
+	uint64_t done = 0;
+	size_t i = run_find(r, n, off / unit);
+	while (done < len) {
+		uint64_t cur = off + done, u = cur / unit;
+		uint64_t left = len - done, piece;
+		if (i < n && r[i].vstart <= u) {
+			uint64_t end = (r[i].vstart + r[i].count) * unit;
+			piece = end - cur < left ? end - cur : left;
+			uint64_t p = (r[i].pstart + (u - r[i].vstart)) * unit +
+				     cur % unit;
+			if (ops->mapped(o, p, piece, done) < 0)
+				return -1;
+			i++;
+		} else {
+			uint64_t end = i < n ? r[i].vstart * unit : UINT64_MAX;
+			piece = end - cur < left ? end - cur : left;
+			if (ops->gap(o, cur, piece, done) < 0)
+				return -1;
+		}
+		done += piece;
+	}
+	return 0;
+}
+
+struct mapctx {
+	struct bm_volume *stored, *other; /* other: snapshot origin */
+	unsigned flags;
+	bm_range_cb cb;
+	void *opaque;
+	uint8_t *buf;
+};
+
+static int m_mapped(void *o, uint64_t poff, uint64_t len, uint64_t done)
+{
+	struct mapctx *c = o;
+	return bm_volume_map(c->stored, poff, len, c->flags, c->cb, c->opaque);
+}
+
+static int m_gap(void *o, uint64_t off, uint64_t len, uint64_t done)
+{
+	struct mapctx *c = o;
+	if (!c->other)
+		return 0; /* unprovisioned thin blocks are not stored */
+	return bm_volume_map(c->other, off, len, c->flags, c->cb, c->opaque);
+}
+
+static int r_mapped(void *o, uint64_t poff, uint64_t len, uint64_t done)
+{
+	struct mapctx *c = o;
+	return bm_read(c->stored, c->buf + done, len, poff);
+}
+
+static int r_gap(void *o, uint64_t off, uint64_t len, uint64_t done)
+{
+	struct mapctx *c = o;
+	if (!c->other) {
+		memset(c->buf + done, 0, len);
+		return 0;
+	}
+	return bm_read(c->other, c->buf + done, len, off);
+}
+
+static const struct piece_ops map_ops = { m_mapped, m_gap };
+static const struct piece_ops read_ops = { r_mapped, r_gap };
+
+int bm_lvm_thin_map(struct lvm_seg *seg, uint64_t off, uint64_t len,
+		    unsigned flags, bm_range_cb cb, void *opaque)
+{
+	struct lvm_thin_map *m = seg->thin;
+	if (!m)
+		return 0;
+	struct mapctx c = { m->data, NULL, flags, cb, opaque, NULL };
+	return walk_runs(m->r, m->n, m->block, off, len, &map_ops, &c);
+}
+
+int bm_lvm_thin_read(struct lvm_seg *seg, uint8_t *buf, uint64_t len,
+		     uint64_t off)
+{
+	struct lvm_thin_map *m = seg->thin;
+	if (!m) {
+		errno = ENODATA;
+		return -1;
+	}
+	struct mapctx c = { m->data, NULL, 0, NULL, NULL, buf };
+	return walk_runs(m->r, m->n, m->block, off, len, &read_ops, &c);
+}
+
+void bm_lvm_thin_emit_meta(struct lvm_lv *pool, struct lvm_seg *seg)
+{
+	struct lvm_lv *meta = seg->lv1;
+	if (meta && meta->state == 2)
+		bm_emit(meta->vol, 0, meta->size,
+			bm_object(pool->vg->ctx, 'm', pool->dev,
+				  "thin-pool metadata"));
+}
+
+/* --- snapshots ---------------------------------------------------- */
+
+int bm_lvm_snap_load(struct lvm_lv *lv, struct lvm_seg *seg)
+{
+	struct bm_ctx *ctx = lv->vg->ctx;
+	struct lvm_lv *origin = seg->lv1, *cowlv = seg->lv2;
+	uint64_t cs = seg->chunk_bytes;
+	if (origin->state != 2 || cowlv->state != 2 || origin->size < lv->size) {
+		bm_warn(ctx, lv->dev, BM_NO_OFFSET,
+			"LVM2 snapshot: origin or COW store unusable: not "
+			"mapped");
+		return -1;
+	}
+	struct bm_volume *cow = cowlv->vol;
+	uint8_t hdr[16];
+	if (cs < 512 || cs > (1u << 30) || cow->size < 2 * cs ||
+	    bm_read(cow, hdr, sizeof hdr, 0) < 0 ||
+	    bm_le32(hdr) != SNAP_MAGIC || bm_le32(hdr + 8) != 1 ||
+	    (uint64_t)bm_le32(hdr + 12) * LVM_SECTOR != cs) {
+		bm_warn(ctx, lv->dev, BM_NO_OFFSET,
+			"LVM2 snapshot: no persistent exception store header "
+			"in %s: not mapped", cowlv->name);
+		return -1;
+	}
+	if (bm_le32(hdr + 4) == 0) {
+		bm_warn(ctx, lv->dev, BM_NO_OFFSET,
+			"LVM2 snapshot is invalid (overflowed): not mapped");
+		return -1;
+	}
+	uint64_t per = cs / 16, nchunks = cow->size / cs;
+	uint8_t *area = bm_malloc(cs);
+	struct run *r = NULL;
+	size_t n = 0, cap = 0;
+	bool end = false;
+	/* Area I is at chunk 1 + I*(per+1); areas are bounded by the COW
+	 * size, so the loop ends. */
+	for (uint64_t a = 1; a < nchunks && !end; a += per + 1) {
+		if (bm_read(cow, area, cs, a * cs) < 0) {
+			bm_warn(ctx, lv->dev, BM_NO_OFFSET,
+				"LVM2 snapshot exception area unreadable");
+			break;
+		}
+		for (uint64_t i = 0; i < per; i++) {
+			uint64_t oldc = bm_le64(area + 16 * i);
+			uint64_t newc = bm_le64(area + 16 * i + 8);
+			if (newc == 0) {
+				end = true;
+				break;
+			}
+			if (newc >= nchunks ||
+			    oldc >= (lv->size + cs - 1) / cs)
+				continue;
+			add_run(&r, &n, &cap, oldc, newc);
+		}
+	}
+	free(area);
+	/* Later exceptions for the same chunk replace earlier ones: a
+	 * stable sort keeps file order, then the last of equal keys
+	 * wins.  Runs are split to single chunks where they collide. */
+	struct run *one = NULL;
+	size_t m = 0, mcap = 0;
+	for (size_t i = 0; i < n; i++)
+		for (uint64_t k = 0; k < r[i].count; k++) {
+			if (m == mcap) {
+				mcap = mcap ? 2 * mcap : 64;
+				one = bm_reallocarray(one, mcap, sizeof *one);
+			}
+			one[m].vstart = r[i].vstart + k;
+			one[m].pstart = r[i].pstart + k;
+			one[m].count = m; /* file order, for the tie-break */
+			m++;
+		}
+	free(r);
+	qsort(one, m, sizeof *one, cmp_run);
+	r = NULL;
+	n = cap = 0;
+	for (size_t i = 0; i < m; i++) {
+		size_t j = i;
+		uint64_t best = i;
+		while (j + 1 < m && one[j + 1].vstart == one[i].vstart)
+			if (one[++j].count > one[best].count)
+				best = j;
+		add_run(&r, &n, &cap, one[best].vstart, one[best].pstart);
+		i = j;
+	}
+	free(one);
+	struct lvm_snap_map *s = bm_calloc(1, sizeof *s);
+	s->r = r;
+	s->n = n;
+	s->chunk = cs;
+	s->origin = origin->vol;
+	s->cow = cow;
+	seg->snap = s;
+	return 0;
+}
+
+void bm_lvm_snap_free(struct lvm_snap_map *m)
+{
+	if (!m)
+		return;
+	free(m->r);
+	free(m);
+}
+
+int bm_lvm_snap_map(struct lvm_seg *seg, uint64_t off, uint64_t len,
+		    unsigned flags, bm_range_cb cb, void *opaque)
+{
+	struct lvm_snap_map *s = seg->snap;
+	if (!s)
+		return 0;
+	struct mapctx c = { s->cow, s->origin, flags, cb, opaque, NULL };
+	return walk_runs(s->r, s->n, s->chunk, off, len, &map_ops, &c);
+}
+
+int bm_lvm_snap_read(struct lvm_seg *seg, uint8_t *buf, uint64_t len,
+		     uint64_t off)
+{
+	struct lvm_snap_map *s = seg->snap;
+	if (!s) {
+		errno = ENODATA;
+		return -1;
+	}
+	struct mapctx c = { s->cow, s->origin, 0, NULL, NULL, buf };
+	return walk_runs(s->r, s->n, s->chunk, off, len, &read_ops, &c);
+}

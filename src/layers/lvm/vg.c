@@ -1,0 +1,215 @@
+/* LVM2 volume group assembly.
+ *
+ * PVs found by the prober wait in the context slot.  A VG is built from
+ * the newest metadata (highest seqno) any of its PVs carries; its PVs are
+ * matched by uuid (PVs without metadata areas included).  A VG with
+ * missing PVs is only built in the final assembly round (another layer,
+ * say an md array, may still bring the missing PV), with a warning;
+ * whatever lies on the present PVs is mapped.
+ *
+ * Then every LV gets a volume and its object ("l /dev/VG/LV", hidden
+ * sub-LVs "l /dev/VG/[LV]"), and the visible ones are probed for what
+ * they hold.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/lvm/lvm.h"
+
+static bool is_done(const struct lvm_slot *s, const char *vgid)
+{
+	for (size_t i = 0; i < s->ndone; i++)
+		if (strcmp(s->done[i], vgid) == 0)
+			return true;
+	return false;
+}
+
+static struct lvm_pv *find_pv(struct lvm_slot *s, const char *uuid)
+{
+	for (size_t i = 0; i < s->npvs; i++)
+		if (!s->pvs[i]->used && strcmp(s->pvs[i]->uuid, uuid) == 0)
+			return s->pvs[i];
+	return NULL;
+}
+
+/* Sub-LVs holding metadata of their parent, emitted as 'm' objects of
+ * the LV they serve as well. */
+static void emit_meta_sublvs(struct lvm_vg *vg, struct lvm_lv *lv)
+{
+	struct bm_ctx *ctx = vg->ctx;
+	for (size_t i = 0; i < lv->nsegs; i++) {
+		struct lvm_seg *seg = &lv->segs[i];
+		switch (seg->type) {
+		case LVM_SEG_THIN_POOL:
+			bm_lvm_thin_emit_meta(lv, seg);
+			break;
+		case LVM_SEG_CACHE_POOL:
+			if (seg->lv1 && seg->lv1->state == 2)
+				bm_emit(seg->lv1->vol, 0, seg->lv1->size,
+					bm_object(ctx, 'm', lv->dev,
+						  "cache metadata"));
+			break;
+		case LVM_SEG_RAID:
+			for (unsigned j = 0; seg->metas && j < seg->nareas; j++)
+				if (seg->metas[j].lv &&
+				    seg->metas[j].lv->state == 2)
+					bm_emit(seg->metas[j].lv->vol, 0,
+						seg->metas[j].lv->size,
+						bm_object(ctx, 'm', lv->dev,
+							  "raid metadata"));
+			break;
+		case LVM_SEG_MIRROR:
+			if (seg->log && seg->log->state == 2)
+				bm_emit(seg->log->vol, 0, seg->log->size,
+					bm_object(ctx, 'm', lv->dev,
+						  "mirror log"));
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Is LV something a user reads (so worth probing)? */
+static bool probe_worthy(const struct lvm_lv *lv)
+{
+	if (!lv->visible || lv->is_cow || !lv->nsegs)
+		return false;
+	enum lvm_segtype t = lv->segs[0].type;
+	return t != LVM_SEG_THIN_POOL && t != LVM_SEG_CACHE_POOL &&
+	       t != LVM_SEG_UNMAPPED;
+}
+
+static int build_vg(struct lvm_slot *s, struct lvm_pv *best)
+{
+	struct bm_ctx *ctx = best->vol->ctx;
+	struct lvm_vg *vg = bm_lvm_vg_parse(ctx, best->vol->dev, best->text);
+	if (!vg)
+		return -1;
+	size_t missing = 0;
+	for (size_t i = 0; i < vg->npvs; i++) {
+		struct lvm_pv *pv = find_pv(s, vg->pvs[i].id);
+		vg->pvs[i].vol = pv ? pv->vol : NULL;
+		if (!pv)
+			missing++;
+	}
+	if (missing && !bm_assembly_final(ctx)) {
+		bm_lvm_vg_unref(vg);
+		return 0; /* wait: a later layer may bring the PV */
+	}
+	s->done = bm_reallocarray(s->done, s->ndone + 1, sizeof *s->done);
+	s->done[s->ndone++] = bm_strdup(best->vgid);
+	s->vgs = bm_reallocarray(s->vgs, s->nvgs + 1, sizeof *s->vgs);
+	s->vgs[s->nvgs++] = vg;
+
+	for (size_t i = 0; i < vg->npvs; i++) {
+		struct lvm_pvref *r = &vg->pvs[i];
+		struct lvm_pv *pv = find_pv(s, r->id);
+		if (pv)
+			pv->used = true;
+		/* Duplicates (a cloned disk) stay unused: warned below. */
+		if (!r->vol) {
+			bm_warn(ctx, NULL, BM_NO_OFFSET,
+				"LVM2 VG %s: PV %s (%s) is missing: LVs on it "
+				"are mapped in part", vg->name, r->name, r->id);
+			continue;
+		}
+		uint64_t end;
+		if (!bm_muladd(r->pe_count, vg->extent_bytes, r->pe_start,
+			       &end) || end > r->vol->size)
+			bm_warn(ctx, r->vol->dev, r->pe_start,
+				"LVM2 VG %s: PV %s extents run past the end "
+				"of the device", vg->name, r->name);
+	}
+	/* Extents named by PV areas must lie within their PV. */
+	for (size_t i = 0; i < vg->nlvs; i++) {
+		struct lvm_lv *lv = &vg->lvs[i];
+		for (size_t j = 0; j < lv->nsegs; j++) {
+			struct lvm_seg *seg = &lv->segs[j];
+			uint64_t ext = seg->len / vg->extent_bytes;
+			if (seg->type == LVM_SEG_STRIPED)
+				ext /= seg->nareas;
+			for (unsigned k = 0; k < seg->nareas; k++) {
+				struct lvm_area *a = &seg->areas[k];
+				if (a->pv && (a->start > a->pv->pe_count ||
+					      ext > a->pv->pe_count - a->start)) {
+					bm_warn(ctx, lv->dev, seg->start,
+						"LVM2 segment uses extents "
+						"past the end of PV %s: not "
+						"mapped", a->pv->name);
+					a->pv = NULL;
+				}
+			}
+		}
+	}
+
+	int made = 0;
+	for (size_t i = 0; i < vg->nlvs; i++)
+		if (bm_lvm_lv_volume(&vg->lvs[i]))
+			made++;
+	for (size_t i = 0; i < vg->nlvs; i++) {
+		struct lvm_lv *lv = &vg->lvs[i];
+		bm_lvm_emit_footprint(lv, bm_object(ctx, 'l', lv->dev, NULL),
+				      0);
+		emit_meta_sublvs(vg, lv);
+	}
+	bm_debug(ctx, "LVM2 VG %s: %zu PVs (%zu missing), %zu LVs", vg->name,
+		 vg->npvs, missing, vg->nlvs);
+	for (size_t i = 0; i < vg->nlvs; i++) {
+		struct lvm_lv *lv = &vg->lvs[i];
+		if (probe_worthy(lv) && lv->state == 2)
+			bm_probe_volume(lv->vol);
+	}
+	return made ? made : 0;
+}
+
+int bm_lvm_assemble(struct bm_ctx *ctx)
+{
+	struct lvm_slot *s = *bm_ctx_slot(ctx, &bm_lvm_prober);
+	if (!s)
+		return 0;
+	int made = 0;
+	/* Each pass either marks PVs used or moves on; bounded by npvs.
+	 * build_vg may add PVs (LVM on LVM): they are seen in the next
+	 * assembly round, as S->npvs is re-read. */
+	for (size_t i = 0; i < s->npvs; i++) {
+		struct lvm_pv *pv = s->pvs[i];
+		if (pv->used || !pv->vgid)
+			continue;
+		if (is_done(s, pv->vgid)) {
+			/* A stale copy or a duplicate of a built VG's PV. */
+			bm_warn(ctx, pv->vol->dev, BM_NO_OFFSET,
+				"LVM2 PV %s of VG %s was not used (duplicate "
+				"or stale)", pv->uuid, pv->vgname);
+			pv->used = true;
+			continue;
+		}
+		struct lvm_pv *best = pv;
+		for (size_t j = i + 1; j < s->npvs; j++)
+			if (!s->pvs[j]->used && s->pvs[j]->vgid &&
+			    strcmp(s->pvs[j]->vgid, pv->vgid) == 0 &&
+			    s->pvs[j]->seqno > best->seqno)
+				best = s->pvs[j];
+		int r = build_vg(s, best);
+		if (r > 0)
+			made += r;
+		if (r < 0) {
+			/* Unusable metadata: give up on this VG. */
+			s->done = bm_reallocarray(s->done, s->ndone + 1,
+						  sizeof *s->done);
+			s->done[s->ndone++] = bm_strdup(pv->vgid);
+		}
+	}
+	if (bm_assembly_final(ctx))
+		for (size_t i = 0; i < s->npvs; i++)
+			if (!s->pvs[i]->used && !s->pvs[i]->vgid) {
+				bm_warn(ctx, s->pvs[i]->vol->dev, BM_NO_OFFSET,
+					"LVM2 PV %s carries no metadata and "
+					"no VG found names it: its extents "
+					"are not mapped", s->pvs[i]->uuid);
+				s->pvs[i]->used = true;
+			}
+	return made;
+}

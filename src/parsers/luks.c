@@ -1,0 +1,538 @@
+/* LUKS1 and LUKS2 encrypted volumes: header, key slots, payload.
+ *
+ * On-disk formats: "LUKS1 On-Disk Format Specification" 1.2.3 and
+ * "LUKS2 On-Disk Format Specification" 1.1.x (cryptsetup project,
+ * docs/on-disk-format*.pdf).  All integers are big-endian.
+ *
+ * LUKS1: a 592-byte header (magic "LUKS\xba\xbe", version 1,
+ * payload-offset in 512-byte sectors at 104, key-bytes at 108, eight
+ * 48-byte key slots from 208: active, iterations, salt, key-material
+ * offset in sectors, anti-forensic stripes); each key slot's material is
+ * key-bytes * stripes bytes.
+ *
+ * LUKS2: two copies of a binary header + JSON area, hdr_size bytes each
+ * (primary at 0, secondary "SKUL\xba\xbe" at hdr_size), each protected
+ * by a checksum (sha256 over hdr_size bytes with the checksum field
+ * zeroed); then the key-slot area of config.keyslots_size bytes; the
+ * data segments are listed in the JSON (offset, size or "dynamic").
+ *
+ * bmapgen does not decrypt: the payload is one opaque metadata object,
+ * "encrypted payload", and nothing inside it is mapped.  That is the
+ * normal result for an encrypted volume, so it is only a -v note, not a
+ * warning.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bmapgen.h"
+
+#define LUKS_SECTOR 512
+#define LUKS1_HDR 592
+#define LUKS2_BIN 4096
+#define LUKS_ALIGN 4096
+
+static const uint8_t luks_magic[6] = {'L', 'U', 'K', 'S', 0xba, 0xbe};
+static const uint8_t luks2_magic2[6] = {'S', 'K', 'U', 'L', 0xba, 0xbe};
+
+/* ------------------------------------------------------------------ */
+/* SHA-256 (FIPS 180-4), for the LUKS2 header checksum                 */
+
+static const uint32_t sha_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5,
+	0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+	0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3,
+	0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5,
+	0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static uint32_t ror(uint32_t x, unsigned n)
+{
+	return x >> n | x << (32 - n);
+}
+
+static void sha256_block(uint32_t h[8], const uint8_t *p)
+{
+	uint32_t w[64], a[8];
+
+	for (unsigned i = 0; i < 16; i++)
+		w[i] = bm_be32(p + 4 * i);
+	for (unsigned i = 16; i < 64; i++) {
+		uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ w[i - 15] >> 3;
+		uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ w[i - 2] >> 10;
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	memcpy(a, h, sizeof a);
+	for (unsigned i = 0; i < 64; i++) {
+		uint32_t s1 = ror(a[4], 6) ^ ror(a[4], 11) ^ ror(a[4], 25);
+		uint32_t ch = (a[4] & a[5]) ^ (~a[4] & a[6]);
+		uint32_t t1 = a[7] + s1 + ch + sha_k[i] + w[i];
+		uint32_t s0 = ror(a[0], 2) ^ ror(a[0], 13) ^ ror(a[0], 22);
+		uint32_t maj = (a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]);
+		memmove(a + 1, a, 7 * sizeof *a);
+		a[4] += t1;
+		a[0] = t1 + s0 + maj;
+	}
+	for (unsigned i = 0; i < 8; i++)
+		h[i] += a[i];
+}
+
+static void sha256(const uint8_t *msg, size_t len, uint8_t out[32])
+{
+	uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+			 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	uint8_t tail[128] = {0};
+	size_t full = len / 64 * 64, rest = len - full;
+
+	for (size_t i = 0; i < full; i += 64)
+		sha256_block(h, msg + i);
+	memcpy(tail, msg + full, rest);
+	tail[rest] = 0x80;
+	size_t tl = rest < 56 ? 64 : 128;
+	uint64_t bits = (uint64_t)len * 8;
+	for (unsigned i = 0; i < 8; i++)
+		tail[tl - 1 - i] = (uint8_t)(bits >> (8 * i));
+	for (size_t i = 0; i < tl; i += 64)
+		sha256_block(h, tail + i);
+	for (unsigned i = 0; i < 8; i++) {
+		out[4 * i] = (uint8_t)(h[i] >> 24);
+		out[4 * i + 1] = (uint8_t)(h[i] >> 16);
+		out[4 * i + 2] = (uint8_t)(h[i] >> 8);
+		out[4 * i + 3] = (uint8_t)h[i];
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Just enough JSON to find members of the LUKS2 metadata              */
+
+#define JSON_MAX_DEPTH 32
+
+static const char *jws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* P at a string's opening quote: return the end of the string (after the
+ * closing quote), contents in [*S, *S+*N) still escaped; NULL if bad. */
+static const char *jstring(const char *p, const char *end, const char **s,
+			   size_t *n)
+{
+	if (p >= end || *p != '"')
+		return NULL;
+	const char *q = ++p;
+	while (q < end && *q != '"') {
+		if (*q == '\\')
+			q++;
+		q++;
+	}
+	if (q >= end)
+		return NULL;
+	*s = p;
+	*n = (size_t)(q - p);
+	return q + 1;
+}
+
+/* Skip one value at P; return the position after it or NULL. */
+static const char *jskip(const char *p, const char *end, unsigned depth)
+{
+	const char *s;
+	size_t n;
+
+	p = jws(p, end);
+	if (p >= end || depth > JSON_MAX_DEPTH)
+		return NULL;
+	if (*p == '"')
+		return jstring(p, end, &s, &n);
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		bool obj = *p == '{';
+		p = jws(p + 1, end);
+		if (p < end && *p == close)
+			return p + 1;
+		/* Terminates: P advances past one member per iteration. */
+		for (;;) {
+			if (obj) {
+				p = jstring(jws(p, end), end, &s, &n);
+				if (!p)
+					return NULL;
+				p = jws(p, end);
+				if (p >= end || *p != ':')
+					return NULL;
+				p++;
+			}
+			p = jskip(p, end, depth + 1);
+			if (!p)
+				return NULL;
+			p = jws(p, end);
+			if (p < end && *p == ',') {
+				p++;
+				continue;
+			}
+			return p < end && *p == close ? p + 1 : NULL;
+		}
+	}
+	/* number, true, false, null */
+	const char *q = p;
+	while (q < end && (strchr("+-.0123456789eEtruefalsn", *q)))
+		q++;
+	return q > p ? q : NULL;
+}
+
+/* In the object at P, the member called NAME (NAME NULL: member number
+ * IDX): its value's position, with its key in *KEY, *KEYLEN. */
+static const char *jfind(const char *p, const char *end, const char *name,
+			 size_t idx, const char **key, size_t *keylen)
+{
+	p = jws(p, end);
+	if (p >= end || *p != '{')
+		return NULL;
+	p = jws(p + 1, end);
+	/* Terminates: one member skipped per iteration, or NULL. */
+	for (size_t i = 0; p < end && *p != '}'; i++) {
+		p = jstring(jws(p, end), end, key, keylen);
+		if (!p)
+			return NULL;
+		p = jws(p, end);
+		if (p >= end || *p != ':')
+			return NULL;
+		const char *val = jws(p + 1, end);
+		if (name ? *keylen == strlen(name) && memcmp(*key, name, *keylen) == 0
+			 : i == idx)
+			return val;
+		p = jskip(val, end, 1);
+		if (!p)
+			return NULL;
+		p = jws(p, end);
+		if (p < end && *p == ',')
+			p = jws(p + 1, end);
+		else
+			break;
+	}
+	return NULL;
+}
+
+static const char *jmember(const char *p, const char *end, size_t idx,
+			   const char **key, size_t *keylen)
+{
+	return jfind(p, end, NULL, idx, key, keylen);
+}
+
+static const char *jget(const char *p, const char *end, const char *name)
+{
+	const char *key;
+	size_t kl;
+	return p ? jfind(p, end, name, 0, &key, &kl) : NULL;
+}
+
+/* A LUKS2 64-bit number: a decimal string ("4096") or a plain number. */
+static bool jnum(const char *p, const char *end, uint64_t *out)
+{
+	const char *s;
+	size_t n;
+
+	if (!p)
+		return false;
+	if (*p == '"') {
+		if (!jstring(p, end, &s, &n))
+			return false;
+	} else {
+		s = p;
+		for (n = 0; s + n < end && s[n] >= '0' && s[n] <= '9'; n++)
+			;
+	}
+	if (n == 0 || n > 20)
+		return false;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || !bm_mul(v, 10, &v) ||
+		    !bm_add(v, (uint64_t)(s[i] - '0'), &v))
+			return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool jstreq(const char *p, const char *end, const char *want)
+{
+	const char *s;
+	size_t n;
+	return p && jstring(p, end, &s, &n) && n == strlen(want) &&
+	       memcmp(s, want, n) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Prober                                                              */
+
+struct luks_state {
+	int version;
+	uint64_t hdr_size;     /* LUKS2 */
+	uint64_t hdr_off;      /* LUKS2: which copy we use */
+	char *json;            /* LUKS2 JSON area, NUL-terminated */
+	uint8_t phdr[LUKS1_HDR]; /* LUKS1 */
+};
+
+/* Check the LUKS2 header copy at OFF; on success return its JSON area. */
+static char *luks2_check(struct bm_volume *v, uint64_t off, const uint8_t *magic,
+			 uint64_t *hdr_size, const char **why)
+{
+	uint8_t bin[LUKS2_BIN];
+
+	if (!bm_in_range(off, LUKS2_BIN, v->size) ||
+	    bm_read(v, bin, sizeof bin, off) < 0 || memcmp(bin, magic, 6) != 0)
+		return NULL;
+	*why = "invalid fields";
+	if (bm_be16(bin + 6) != 2 || bm_be64(bin + 256) != off)
+		return NULL;
+	uint64_t hs = bm_be64(bin + 8);
+	/* hdr_size: 16 KiB .. 4 MiB, a power of two. */
+	if (hs < 16384 || hs > (4u << 20) || (hs & (hs - 1)))
+		return NULL;
+	*why = "ends past the end of the volume (truncated image?)";
+	if (!bm_in_range(off, hs, v->size))
+		return NULL;
+	*why = "unreadable";
+	uint8_t *all = bm_malloc((size_t)hs + 1);
+	if (bm_read(v, all, (size_t)hs, off) < 0) {
+		free(all);
+		return NULL;
+	}
+	*why = "checksum mismatch";
+	if (memcmp(all + 72, "sha256", 7) == 0) {
+		uint8_t want[32], got[32];
+		memcpy(want, all + 448, 32);
+		memset(all + 448, 0, 64);
+		sha256(all, (size_t)hs, got);
+		if (memcmp(want, got, 32) != 0) {
+			free(all);
+			return NULL;
+		}
+	} else {
+		bm_debug(v->ctx, "%s: LUKS2 header checksum %.32s not checked",
+			 v->dev, (const char *)all + 72);
+	}
+	all[hs] = 0;
+	size_t jl = strnlen((char *)all + LUKS2_BIN, (size_t)hs - LUKS2_BIN);
+	char *json = bm_malloc(jl + 1);
+	memcpy(json, all + LUKS2_BIN, jl);
+	json[jl] = 0;
+	free(all);
+	*hdr_size = hs;
+	return json;
+}
+
+static int luks_probe(struct bm_volume *v, void **state)
+{
+	uint8_t hdr[LUKS1_HDR];
+
+	if (v->size < 4096 || bm_read(v, hdr, sizeof hdr, 0) < 0 ||
+	    memcmp(hdr, luks_magic, 6) != 0)
+		return 0;
+
+	struct luks_state *s = bm_calloc(1, sizeof *s);
+	s->version = bm_be16(hdr + 6);
+	if (s->version == 1) {
+		memcpy(s->phdr, hdr, sizeof hdr);
+		uint32_t keybytes = bm_be32(hdr + 108);
+		if (keybytes == 0 || keybytes > 1024) {
+			bm_warn(v->ctx, v->dev, 108, "LUKS1 header: key size %u "
+				"is invalid; not mapped", keybytes);
+			free(s);
+			return -1;
+		}
+		*state = s;
+		return 1;
+	}
+	if (s->version != 2) {
+		bm_warn(v->ctx, v->dev, 6, "LUKS header version %u is not "
+			"supported; not mapped", s->version);
+		free(s);
+		return -1;
+	}
+	const char *why = "invalid", *why2 = "not found";
+	s->json = luks2_check(v, 0, luks_magic, &s->hdr_size, &why);
+	if (!s->json) {
+		/* The secondary copy sits at one of the allowed sizes. */
+		for (uint64_t off = 16384; off <= (4u << 20) && !s->json; off *= 2) {
+			s->json = luks2_check(v, off, luks2_magic2, &s->hdr_size,
+					      &why2);
+			s->hdr_off = off;
+		}
+		if (!s->json) {
+			bm_warn(v->ctx, v->dev, 0, "LUKS2 header: %s; secondary "
+				"copy: %s; not mapped", why, why2);
+			free(s);
+			return -1;
+		}
+		bm_warn(v->ctx, v->dev, 0, "LUKS2 primary header: %s; using "
+			"the secondary copy at %#llx", why,
+			(unsigned long long)s->hdr_off);
+	}
+	*state = s;
+	return 1;
+}
+
+static void emit_clip(struct bm_volume *v, uint64_t off, uint64_t len,
+		      const char *name, unsigned flags)
+{
+	if (off >= v->size || len == 0)
+		return;
+	if (len > v->size - off)
+		len = v->size - off;
+	bm_emit_flags(v, off, len, bm_object(v->ctx, 'm', v->dev, name), flags);
+}
+
+static void payload_note(struct bm_volume *v, uint64_t off, uint64_t len)
+{
+	bm_debug(v->ctx, "%s: LUKS encrypted payload at %#llx, %llu bytes: "
+		 "bmapgen does not decrypt, its contents are not mapped",
+		 v->dev, (unsigned long long)off, (unsigned long long)len);
+}
+
+static void luks1_walk(struct bm_volume *v, struct luks_state *s)
+{
+	const uint8_t *h = s->phdr;
+	uint64_t payload = (uint64_t)bm_be32(h + 104) * LUKS_SECTOR;
+	uint64_t keybytes = bm_be32(h + 108);
+	uint64_t hdr_end = LUKS_ALIGN;
+
+	/* Key slots: active or not, their areas are reserved. */
+	for (unsigned i = 0; i < 8; i++) {
+		const uint8_t *k = h + 208 + 48 * i;
+		uint32_t active = bm_be32(k);
+		uint64_t off = (uint64_t)bm_be32(k + 40) * LUKS_SECTOR;
+		uint64_t len = keybytes * bm_be32(k + 44); /* < 2^42 */
+		if (active != 0x00AC71F3 && active != 0x0000DEAD) {
+			bm_warn(v->ctx, v->dev, 208 + 48 * i, "LUKS1 key slot %u "
+				"has an invalid state; not mapped", i);
+			continue;
+		}
+		len = (len + LUKS_ALIGN - 1) / LUKS_ALIGN * LUKS_ALIGN;
+		if (off < LUKS1_HDR || (payload && off + len > payload)) {
+			bm_warn(v->ctx, v->dev, 208 + 48 * i, "LUKS1 key slot %u "
+				"area overlaps the header or payload; not mapped", i);
+			continue;
+		}
+		if (off < hdr_end)
+			hdr_end = off;
+		emit_clip(v, off, len, "luks keyslots", 0);
+	}
+	emit_clip(v, 0, hdr_end, "luks header", 0);
+	if (payload == 0) {
+		bm_debug(v->ctx, "%s: LUKS1 header without payload (detached "
+			 "header)", v->dev);
+	} else if (payload >= v->size) {
+		bm_warn(v->ctx, v->dev, 104, "LUKS1 payload offset %#llx is past "
+			"the end of the volume", (unsigned long long)payload);
+	} else {
+		payload_note(v, payload, v->size - payload);
+		emit_clip(v, payload, v->size - payload, "encrypted payload", 0);
+	}
+}
+
+static void luks2_walk(struct bm_volume *v, struct luks_state *s)
+{
+	const char *j = s->json, *end = j + strlen(j);
+	uint64_t hs = s->hdr_size, ks_size = 0;
+
+	emit_clip(v, 0, hs, "luks header", 0);
+	emit_clip(v, hs, hs, "luks header", BM_RANGE_COPY);
+
+	const char *config = jget(j, end, "config");
+	if (config && jnum(jget(config, end, "keyslots_size"), end, &ks_size) &&
+	    bm_in_range(2 * hs, ks_size, UINT64_MAX))
+		emit_clip(v, 2 * hs, ks_size, "luks keyslots", 0);
+	else
+		ks_size = 0;
+
+	/* Key slot areas outside config.keyslots_size (should not exist). */
+	const char *slots = jget(j, end, "keyslots");
+	const char *key;
+	size_t kl;
+	for (size_t i = 0; slots && i < 64; i++) {
+		const char *ks = jmember(slots, end, i, &key, &kl);
+		if (!ks)
+			break;
+		const char *area = jget(ks, end, "area");
+		uint64_t off, len;
+		if (!area || !jnum(jget(area, end, "offset"), end, &off) ||
+		    !jnum(jget(area, end, "size"), end, &len) ||
+		    !bm_in_range(off, len, UINT64_MAX)) {
+			bm_warn(v->ctx, v->dev, BM_NO_OFFSET, "LUKS2 key slot "
+				"%.*s has no valid area; not mapped", (int)kl, key);
+			continue;
+		}
+		if (ks_size && off >= 2 * hs && off + len <= 2 * hs + ks_size)
+			continue;
+		emit_clip(v, off, len, "luks keyslots", 0);
+	}
+
+	const char *segs = jget(j, end, "segments");
+	for (size_t i = 0; segs && i < 64; i++) {
+		const char *seg = jmember(segs, end, i, &key, &kl);
+		uint64_t off, len;
+		if (!seg)
+			break;
+		const char *size = jget(seg, end, "size");
+		if (!jnum(jget(seg, end, "offset"), end, &off) || !size) {
+			bm_warn(v->ctx, v->dev, BM_NO_OFFSET, "LUKS2 segment %.*s "
+				"has no valid offset/size; not mapped", (int)kl, key);
+			continue;
+		}
+		if (jstreq(size, end, "dynamic"))
+			len = off < v->size ? v->size - off : 0;
+		else if (!jnum(size, end, &len))
+			len = 0;
+		if (off >= v->size) {
+			bm_warn(v->ctx, v->dev, BM_NO_OFFSET, "LUKS2 segment %.*s "
+				"starts past the end of the volume", (int)kl, key);
+			continue;
+		}
+		if (jstreq(jget(seg, end, "type"), end, "crypt")) {
+			payload_note(v, off, len);
+			emit_clip(v, off, len, "encrypted payload", 0);
+		} else {
+			bm_warn(v->ctx, v->dev, off, "LUKS2 segment %.*s is not "
+				"encrypted (reencryption in progress?); its "
+				"contents are not mapped", (int)kl, key);
+			emit_clip(v, off, len, "luks unencrypted segment", 0);
+		}
+	}
+	if (!segs)
+		bm_warn(v->ctx, v->dev, BM_NO_OFFSET, "LUKS2 metadata has no "
+			"segments; payload not mapped");
+}
+
+static int luks_walk(struct bm_volume *v, void *state)
+{
+	struct luks_state *s = state;
+
+	bm_debug(v->ctx, "%s: LUKS%d", v->dev, s->version);
+	if (s->version == 1)
+		luks1_walk(v, s);
+	else
+		luks2_walk(v, s);
+	free(s->json);
+	free(s);
+	return 0;
+}
+
+const struct bm_prober bm_luks_prober = {
+	.name = "crypto_LUKS",
+	.kind = BM_PROBE_OTHER,
+	.probe = luks_probe,
+	.walk = luks_walk,
+};

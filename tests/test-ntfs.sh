@@ -1,0 +1,202 @@
+#!/bin/bash
+# NTFS image tests: volumes made with mkntfs and filled through ntfs-3g
+# (FUSE), mapped with bmapgen and checked three ways:
+#   - tagscan (tests/oracle): every tagged file sector in the image is
+#     mapped to the right file, nothing misattributed;
+#   - tests/ntfs-check.py: every file's, stream's and directory's runs as
+#     ntfsinfo prints them are mapped to it and nothing else is; every
+#     cluster in use in $Bitmap is mapped; content markers of resident and
+#     non-resident alternate data streams land in the right `f` object;
+#   - a few greps for the objects that must be there.
+# Images: (A) a bare volume with the tagtree "ntfs" profile plus a
+# compressed directory, ADSs, a 5000-entry directory; (B) a nearly full
+# volume with a file fragmented into an attribute list; (C) a Windows-like
+# MBR disk (System Reserved NTFS + C: NTFS).
+set -euo pipefail
+BMAPGEN=${BMAPGEN:-build/bmapgen}
+SRCDIR=${SRCDIR:-.}
+BMAPGEN=$(realpath "$BMAPGEN")
+SRCDIR=$(realpath "$SRCDIR")
+ORACLE=$SRCDIR/tests/oracle
+CHECK=$SRCDIR/tests/ntfs-check.py
+
+if [ "$(id -u)" != 0 ] || [ ! -e /dev/fuse ]; then
+	echo "SKIP: needs root and FUSE (ntfs-3g)"; exit 77
+fi
+for t in mkntfs ntfs-3g ntfsinfo ntfscat sfdisk setfattr; do
+	command -v "$t" > /dev/null || { echo "SKIP: no $t"; exit 77; }
+done
+
+T=$(mktemp -d)
+cleanup() { mountpoint -q "$T/mnt" 2>/dev/null && umount "$T/mnt"; rm -rf "$T"; }
+trap cleanup EXIT
+cd "$T"
+mkdir mnt
+fail=0
+
+ok() { echo "ok - $1"; }
+bad() { echo "FAIL - $1"; fail=1; }
+
+mkfs_ntfs() { mkntfs -F -Q -s 512 -c 4096 "$@" > /dev/null 2>&1; }
+
+run_bmapgen() { # map image...; status must be 0
+	local map=$1; shift
+	local st=0
+	"$BMAPGEN" "$@" > "$map" 2> "$map.err" || st=$?
+	if [ "$st" != 0 ]; then
+		bad "bmapgen $* exited $st:"; cat "$map.err"
+	fi
+}
+
+list_paths() { (cd mnt && find . -mindepth 1 | sed 's/^\.//') > "$1"; }
+
+# Tagscan: NTFS keeps data of up to ~700 bytes resident in the 1 KiB MFT
+# record, so files below one record are checked as inline.
+tagscan() { # name manifest map device root image...
+	local name=$1 man=$2 map=$3 dev=$4 root=$5; shift 5
+	if python3 "$ORACLE/tagscan.py" --inline-max 1024 --manifest "$man" \
+		--map "$map" --device "$dev" --root "$root" "$@" > ts.out; then
+		ok "$name: tagscan"
+	else
+		cat ts.out; bad "$name: tagscan"
+	fi
+}
+
+ntfscheck() { # name args...
+	local name=$1; shift
+	if python3 "$CHECK" "$@" > nc.out; then
+		ok "$name: ntfs-check ($(tail -1 nc.out | sed 's/^ntfs-check: //'))"
+	else
+		cat nc.out; bad "$name: ntfs-check"
+	fi
+}
+
+has() { # name map regex
+	if grep -qE "$3" "$2"; then ok "$1"; else bad "$1: no /$3/ in map"; fi
+}
+
+# --- A: tagged tree, compressed directory, ADS, 5000 entries
+truncate -s 192M a.img
+mkfs_ntfs -L bmt-a a.img
+ntfs-3g a.img mnt
+python3 "$ORACLE/tagtree.py" gen --manifest a.json --profile ntfs mnt/tags \
+	> /dev/null
+mkdir mnt/compressed mnt/ads mnt/ads/dir mnt/dir5000
+setfattr -h -v 0x00000800 -n system.ntfs_attrib_be mnt/compressed
+python3 - <<'EOF'
+import json, os, random
+r = random.Random(7)
+def rnd(n):
+    return bytes(r.getrandbits(8) for _ in range(n))
+# compressed: compressible, incompressible, mixed compression units
+open("mnt/compressed/text.txt", "wb").write(b"compressible line\n" * 20000)
+open("mnt/compressed/random.bin", "wb").write(rnd(150000))
+open("mnt/compressed/mixed.bin", "wb").write(b"A" * 70000 + rnd(70000) + b"B" * 70000)
+# alternate data streams (ntfs-3g maps user.* xattrs to named $DATA)
+markers = {}
+def put(path, data, stream=None, marker=None):
+    full = "mnt" + path
+    if stream is None:
+        open(full, "wb").write(data)
+    else:
+        os.setxattr(full, "user." + stream, data)
+    if marker:
+        markers[marker] = path + (":" + stream if stream else "")
+put("/ads/both-resident", b"DATAMARK-1 small resident data", None, "DATAMARK-1")
+put("/ads/both-resident", b"ADSMARK-1 resident stream", "s1", "ADSMARK-1")
+put("/ads/big-main", b"DATAMARK-2" + rnd(9000), None, "DATAMARK-2")
+put("/ads/big-main", b"ADSMARK-2 resident stream", "s2", "ADSMARK-2")
+put("/ads/big-stream", b"DATAMARK-3 resident", None, "DATAMARK-3")
+put("/ads/big-stream", b"ADSMARK-3" + rnd(20000), "s3", "ADSMARK-3")
+put("/ads/big-stream", b"ADSMARK-4 second resident stream", "str\u00f6m", "ADSMARK-4")
+put("/ads/dir", b"ADSMARK-5 stream of a directory", "d5", "ADSMARK-5")
+json.dump(markers, open("markers.json", "w"))
+for i in range(5000):
+    open("mnt/dir5000/entry-%05d" % i, "wb").write(b"x" * (i % 50))
+EOF
+list_paths a.paths
+umount mnt
+run_bmapgen a.map a.img
+tagscan "A tagtree" a.json a.map /dev/sda /tags a.img
+ntfscheck "A" --fs a.img --map a.map --device /dev/sda --paths a.paths \
+	--sample 40 --bitmap --content markers.json --image a.img
+# every path once more, but only those of the extras (cheap)
+grep -v '^/tags/\|^/dir5000/' a.paths > a.extra
+ntfscheck "A extras, all paths" --fs a.img --map a.map --device /dev/sda \
+	--paths a.extra
+n=$(grep '^1 [0-9a-f]* [0-9a-f]* f /dev/sda /dir5000/entry-' a.map |
+	awk '{print $6}' | sort -u | wc -l)
+[ "$n" = 5000 ] && ok "A 5000 entries mapped" || bad "A 5000 entries: $n"
+has "A directory index" a.map ' d /dev/sda /dir5000$'
+has "A compressed file" a.map ' f /dev/sda /compressed/mixed.bin$'
+for m in '\$MFT' '\$MFTMirr' '\$LogFile' '\$Bitmap' '\$AttrDef' '\$Secure' \
+	'\$UpCase' 'boot sector' 'backup boot sector'; do
+	has "A <ntfs $m>" a.map " m /dev/sda <ntfs $m>\$"
+done
+
+# --- B: a file fragmented into more runs than one MFT record holds
+truncate -s 48M b.img
+mkfs_ntfs b.img
+ntfs-3g b.img mnt
+python3 - <<'EOF'
+import os
+os.mkdir("mnt/fill")
+for i in range(2500):
+    open("mnt/fill/%d" % i, "wb").write(os.urandom(4096))
+try:  # fill the rest, then free every other 4 KiB file
+    with open("mnt/filler", "wb") as f:
+        while True:
+            f.write(os.urandom(1 << 20))
+            f.flush()
+except OSError:
+    pass
+for i in range(0, 2500, 2):
+    os.unlink("mnt/fill/%d" % i)
+with open("mnt/fragmented.bin", "wb") as f:
+    f.write(os.urandom(4096 * 1200))
+EOF
+list_paths b.paths
+umount mnt
+if ntfsinfo -f -F /fragmented.bin b.img | grep -q 'ATTRIBUTE_LIST'; then
+	ok "B has an attribute list"
+else
+	bad "B: the fragmented file has no attribute list (test setup)"
+fi
+run_bmapgen b.map b.img
+ntfscheck "B" --fs b.img --map b.map --device /dev/sda --paths b.paths \
+	--sample 50 --bitmap
+echo /fragmented.bin > b.one
+ntfscheck "B fragmented file" --fs b.img --map b.map --device /dev/sda \
+	--paths b.one
+
+# --- C: Windows-like MBR disk: System Reserved (100 MiB) + C:
+P1=2048; N1=204800; P2=$((P1 + N1)); N2=$((409600 - 2048))
+truncate -s $((P1 * 512 + N1 * 512 + N2 * 512)) c.img
+printf 'label: dos\nstart=%d, size=%d, type=7, bootable\nstart=%d, size=%d, type=7\n' \
+	$P1 $N1 $P2 $N2 | sfdisk -q c.img
+truncate -s $((N1 * 512)) c1.img
+truncate -s $((N2 * 512)) c2.img
+mkfs_ntfs -L "System Reserved" -p $P1 -H 255 -S 63 c1.img
+mkfs_ntfs -L "Windows" -p $P2 -H 255 -S 63 c2.img
+ntfs-3g c1.img mnt
+mkdir -p mnt/Boot/en-US
+head -c 400000 /dev/urandom > mnt/bootmgr
+head -c 28000 /dev/urandom > mnt/Boot/BCD
+umount mnt
+ntfs-3g c2.img mnt
+python3 "$ORACLE/tagtree.py" gen --manifest c.json --profile ntfs mnt \
+	> /dev/null
+list_paths c2.paths
+umount mnt
+dd if=c1.img of=c.img bs=512 seek=$P1 conv=notrunc,sparse status=none
+dd if=c2.img of=c.img bs=512 seek=$P2 conv=notrunc,sparse status=none
+run_bmapgen c.map c.img
+tagscan "C tagtree on C:" c.json c.map /dev/sda2 / c.img
+ntfscheck "C System Reserved" --fs c1.img --offset $((P1 * 512)) \
+	--map c.map --device /dev/sda1 --bitmap
+ntfscheck "C C:" --fs c2.img --offset $((P2 * 512)) --map c.map \
+	--device /dev/sda2 --paths c2.paths --sample 25 --bitmap
+has "C bootmgr" c.map ' f /dev/sda1 /bootmgr$'
+has "C backup boot sector of C:" c.map ' m /dev/sda2 <ntfs backup boot sector>$'
+
+exit $fail

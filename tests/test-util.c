@@ -1,0 +1,94 @@
+/* Unit tests for src/util.c: checksums against published check values,
+ * escaping, UTF-16 conversion, overflow helpers, the u64 set. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bmapgen.h"
+#include "check.h"
+
+static char *esc(const char *s)
+{
+	struct bm_str b = { 0 };
+	bm_escape_path(&b, s);
+	return b.s ? b.s : bm_strdup("");
+}
+
+int main(void)
+{
+	/* The standard check value of each CRC is over "123456789". */
+	CHECK(bm_crc32(0, "123456789", 9) == 0xcbf43926u, "crc32");
+	CHECK(bm_crc32c(0, "123456789", 9) == 0xe3069283u, "crc32c");
+	/* Running value: two halves give the same as the whole. */
+	CHECK(bm_crc32(bm_crc32(0, "1234", 4), "56789", 5) == 0xcbf43926u,
+	      "crc32 chained");
+
+	uint8_t b[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	CHECK(bm_le16(b) == 0x0201, "le16");
+	CHECK(bm_le32(b) == 0x04030201u, "le32");
+	CHECK(bm_le64(b) == 0x0807060504030201ull, "le64");
+	CHECK(bm_be32(b) == 0x01020304u, "be32");
+	CHECK(bm_be64(b) == 0x0102030405060708ull, "be64");
+
+	uint64_t r;
+	CHECK(!bm_add(UINT64_MAX, 1, &r), "add overflow");
+	CHECK(bm_add(1, 2, &r) && r == 3, "add");
+	CHECK(!bm_mul(1ull << 32, 1ull << 32, &r), "mul overflow");
+	CHECK(bm_muladd(3, 4, 5, &r) && r == 17, "muladd");
+	CHECK(!bm_muladd(UINT64_MAX, 1, 1, &r), "muladd overflow");
+	CHECK(bm_in_range(10, 5, 15) && !bm_in_range(10, 6, 15), "in_range");
+	CHECK(!bm_in_range(UINT64_MAX, 2, UINT64_MAX), "in_range overflow");
+
+	char *e;
+	CHECK(strcmp(e = esc("/a b/c"), "/a b/c") == 0, "plain: %s", e);
+	free(e);
+	CHECK(strcmp(e = esc("a\nb\\c\t"), "a\\nb\\\\c\\t") == 0, "ctl: %s", e);
+	free(e);
+	CHECK(strcmp(e = esc("x\x1b[31m"), "x\\x1b[31m") == 0, "esc: %s", e);
+	free(e);
+	CHECK(strcmp(e = esc("caf\xc3\xa9"), "caf\xc3\xa9") == 0, "utf8: %s",
+	      e);
+	free(e);
+	/* Invalid UTF-8, an overlong '/', and a C1 control (U+009B CSI). */
+	CHECK(strcmp(e = esc("\xff\xc0\xaf\xc2\x9b"),
+		     "\\xff\\xc0\\xaf\\xc2\\x9b") == 0,
+	      "bad utf8: %s", e);
+	free(e);
+
+	struct bm_str s = { 0 };
+	/* "A" U+00E9 U+1F600 (surrogate pair) and an unpaired surrogate. */
+	const uint8_t u16[] = { 'A', 0, 0xe9, 0, 0x3d, 0xd8, 0x00, 0xde,
+				0x00, 0xdc };
+	bm_utf16le_to_utf8(&s, u16, 5);
+	CHECK(strcmp(s.s, "A\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbd") == 0,
+	      "utf16: %s", s.s);
+	bm_str_free(&s);
+
+	char *p = bm_path_join("/", "etc", 3);
+	CHECK(strcmp(p, "/etc") == 0, "join root: %s", p);
+	free(p);
+	p = bm_path_join("/etc", "fstab", 5);
+	CHECK(strcmp(p, "/etc/fstab") == 0, "join: %s", p);
+	free(p);
+
+	struct bm_u64set set = { 0 };
+	int added = 0;
+	for (uint64_t k = 0; k < 10000; k++)
+		added += bm_u64set_add(&set, k * 7919);
+	CHECK(added == 10000, "set adds %d", added);
+	CHECK(!bm_u64set_add(&set, 0) && !bm_u64set_add(&set, 7919 * 42),
+	      "set dup");
+	CHECK(bm_u64set_has(&set, 7919 * 9999) && !bm_u64set_has(&set, 5),
+	      "set has");
+	bm_u64set_free(&set);
+
+	char *n = bm_partition_name("/dev/sda", 5);
+	CHECK(strcmp(n, "/dev/sda5") == 0, "%s", n);
+	free(n);
+	n = bm_partition_name("/dev/md0", 1);
+	CHECK(strcmp(n, "/dev/md0p1") == 0, "%s", n);
+	free(n);
+	n = bm_partition_name("/dev/md/root", 2);
+	CHECK(strcmp(n, "/dev/md/root2") == 0, "%s", n);
+	free(n);
+	CHECK_DONE();
+}
