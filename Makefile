@@ -5,20 +5,26 @@
 BUILD ?= build
 # The developer build that the test suite also runs: ASan + UBSan.
 SANBUILD ?= build-san
+# libFuzzer targets (clang, ASan + UBSan).
+FUZZBUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+# What `make check` gives each fuzz target.
+CHECK_FUZZ_SECONDS ?= 5
 IMAGE ?= $(BUILD)/demo.img
 
 # Build dependencies.
 DEPS_BUILD = meson ninja-build pkg-config gcc libc6-dev \
 	libext2fs-dev libblkid-dev libdevmapper-dev ntfs-3g-dev \
-	zlib1g-dev libzstd-dev xz-utils
+	zlib1g-dev libzstd-dev libnbd-dev xz-utils
 # What the tests use to build and check images.
 DEPS_TEST = e2fsprogs fdisk gdisk xfsprogs btrfs-progs dosfstools mtools \
-	exfatprogs ntfs-3g cryptsetup-bin python3 jq \
-	nbdkit libnbd-bin libguestfs-tools linux-image-amd64 \
-	util-linux attr kmod
+	exfatprogs exfat-fuse ntfs-3g cryptsetup-bin python3 jq \
+	nbdkit libnbd-bin libguestfs-tools linux-image-amd64 clang \
+	libclang-rt-dev \
+	util-linux attr kmod mdadm bmap-tools qemu-utils python3-libnbd
 DEPS = $(DEPS_BUILD)
 
-.PHONY: all run check deps deps-test setup images oracle clean
+.PHONY: all run check deps deps-test setup images oracle clean fuzz
 
 all: setup
 	ninja -C $(BUILD)
@@ -50,6 +56,15 @@ check: deps-test $(SANBUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C $(SANBUILD) --print-errorlogs --num-processes 2
+	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
+
+$(FUZZBUILD)/build.ninja:
+	CC=clang meson setup $(FUZZBUILD) -Dfuzz=true \
+		-Db_sanitize=address,undefined -Db_lundef=false
+
+fuzz: deps-test $(FUZZBUILD)/build.ninja
+	ninja -C $(FUZZBUILD)
+	./tests/fuzz/run-fuzz.sh $(FUZZBUILD) $(FUZZ_SECONDS)
 
 images:
 	./tests/images/make-images
@@ -58,4 +73,4 @@ oracle: all
 	./tests/oracle/run $(IMAGE)
 
 clean:
-	rm -rf $(BUILD) $(SANBUILD)
+	rm -rf $(BUILD) $(SANBUILD) $(FUZZBUILD)

@@ -84,6 +84,8 @@ struct bm_volume {
 	unsigned disk;           /* 1-based disk index of the first parent */
 	unsigned sector_size;    /* logical sector size (512 unless known) */
 	bool probed;             /* bm_probe_volume already ran on it */
+	/* The prober that recognised the contents (NULL: nothing did). */
+	const struct bm_prober *prober;
 	struct bm_volume *next;  /* ctx->volumes list */
 };
 
@@ -210,8 +212,9 @@ const struct bm_prober *bm_probe_volume(struct bm_volume *v);
 /* Context                                                             */
 
 struct bm_options {
-	int verbose;
+	int verbose;               /* > 0: -v; < 0: no diagnostics (fuzzers) */
 	const char *output_format; /* "virt-bmap" */
+	const char *input_format;  /* NULL or "auto" (probe), "raw", "qcow2" */
 };
 
 struct bm_ctx *bm_ctx_new(const struct bm_options *opts);
@@ -226,10 +229,16 @@ struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path);
 
 /* Probe every disk, then run the assemblers until nothing new appears. */
 void bm_map_all(struct bm_ctx *ctx);
+/* Just the assembly rounds (bm_map_all's second half). */
+void bm_assemble_all(struct bm_ctx *ctx);
 
 /* Number of disks, and disk I (1-based). */
 unsigned bm_disk_count(const struct bm_ctx *ctx);
 struct bm_volume *bm_disk(const struct bm_ctx *ctx, unsigned i);
+/* Where disk I was read from (the IMAGE argument) and as what ("raw",
+ * "qcow2", "nbd"); NULL if there is no disk I. */
+const char *bm_disk_source(const struct bm_ctx *ctx, unsigned i);
+const char *bm_disk_format(const struct bm_ctx *ctx, unsigned i);
 
 /* For assemblers: true during a "final" round, run once nothing more can
  * be found by complete assembly.  Build incomplete things (degraded
@@ -263,5 +272,9 @@ const struct bm_objinfo *bm_object_info(const struct bm_ctx *ctx, bm_obj o);
 
 /* Output writers (src/output/). */
 int bm_write_virtbmap(struct bm_ctx *ctx, FILE *out);
+/* JSON (one document) or JSON Lines (LINES: one record per line). */
+int bm_write_json(struct bm_ctx *ctx, FILE *out, bool lines);
+/* bmaptool's bmap 2.0 XML for disk 1 (reads the image for checksums). */
+int bm_write_bmaptool(struct bm_ctx *ctx, FILE *out);
 
 #endif

@@ -42,6 +42,9 @@ void bm_ctx_free(struct bm_ctx *ctx)
 		free(v);
 	}
 	free(all);
+	for (unsigned i = 0; i < ctx->ndisks; i++)
+		free(ctx->diskinfo[i].source);
+	free(ctx->diskinfo);
 	free(ctx->disks);
 	bm_store_free(ctx);
 	free(ctx);
@@ -68,20 +71,16 @@ static void vdiag(struct bm_ctx *ctx, int level, const char *dev,
 	}
 	if (off != BM_NO_OFFSET)
 		bm_str_printf(&b, "offset 0x%llx: ", (unsigned long long)off);
-	va_list aq;
-	va_copy(aq, ap);
-	int n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n > 0) {
-		char *msg = bm_malloc((size_t)n + 1);
-		vsnprintf(msg, (size_t)n + 1, fmt, ap);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) >= 0) {
 		/* Messages may quote names from the image: keep them to one
 		 * line with no terminal control sequences. */
 		bm_escape_path(&b, msg);
 		free(msg);
 	}
 	bm_str_puts(&b, "\n");
-	fputs(b.s, stderr);
+	if (!ctx || ctx->opts.verbose >= 0)
+		fputs(b.s, stderr);
 	bm_str_free(&b);
 	if (ctx && ctx->status < level)
 		ctx->status = level;
@@ -135,6 +134,16 @@ struct bm_volume *bm_disk(const struct bm_ctx *ctx, unsigned i)
 	return i >= 1 && i <= ctx->ndisks ? ctx->disks[i - 1] : NULL;
 }
 
+const char *bm_disk_source(const struct bm_ctx *ctx, unsigned i)
+{
+	return i >= 1 && i <= ctx->ndisks ? ctx->diskinfo[i - 1].source : NULL;
+}
+
+const char *bm_disk_format(const struct bm_ctx *ctx, unsigned i)
+{
+	return i >= 1 && i <= ctx->ndisks ? ctx->diskinfo[i - 1].format : NULL;
+}
+
 bool bm_assembly_final(const struct bm_ctx *ctx)
 {
 	return ctx->final_round;
@@ -149,6 +158,11 @@ void bm_map_all(struct bm_ctx *ctx)
 {
 	for (unsigned i = 0; i < ctx->ndisks; i++)
 		bm_probe_volume(ctx->disks[i]);
+	bm_assemble_all(ctx);
+}
+
+void bm_assemble_all(struct bm_ctx *ctx)
+{
 	/* Assemblers build multi-member volumes whose contents may hold
 	 * more members.  Each round must create at least one volume to go
 	 * on, and every volume is built from members found earlier, so the

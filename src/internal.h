@@ -16,6 +16,10 @@ struct bm_ctx {
 	struct bm_volume *volumes, **vol_tail;
 	struct bm_volume **disks;
 	unsigned ndisks;
+	struct bm_diskinfo {
+		char *source;       /* the IMAGE argument */
+		const char *format; /* "raw", "qcow2", "nbd" (static) */
+	} *diskinfo;                /* [ndisks] */
 	void *slots[BM_MAX_PROBERS];
 	bool final_round; /* see bm_assembly_final() */
 

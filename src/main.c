@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bmapgen.h"
+#include "commands.h"
 
 #ifndef BM_VERSION
 #define BM_VERSION "0"
@@ -17,16 +18,23 @@
 static void usage(FILE *f)
 {
 	fputs("Usage: bmapgen [OPTION]... IMAGE...\n"
+	      "       bmapgen lookup MAP|IMAGE [DISK:]OFFSET[+LEN]...\n"
+	      "       bmapgen trace --map MAP|IMAGE [LOG]\n"
 	      "Map every byte of the disk image(s) to the partition, volume,\n"
 	      "file, directory or metadata that owns it (virt-bmap format).\n"
 	      "\n"
 	      "  -o, --output=FILE   write the map to FILE (default stdout)\n"
-	      "  -f, --format=FMT    output format: virt-bmap (default)\n"
+	      "  -f, --format=FMT    output format: virt-bmap (default), json,\n"
+	      "                      jsonl, bmaptool\n"
+	      "      --input-format=FMT  image format: auto (default: qcow2\n"
+	      "                      is recognised), raw, qcow2\n"
 	      "  -v, --verbose       say what is found on stderr\n"
 	      "  -h, --help          this help\n"
 	      "  -V, --version       print the version\n"
 	      "\n"
 	      "Several IMAGEs are the disks of one machine: /dev/sda, /dev/sdb...\n"
+	      "An IMAGE may be a raw file, a block device, a qcow2 image or an\n"
+	      "NBD URI (nbd://HOST/EXPORT, nbd+unix:///?socket=PATH).\n"
 	      "Exit status: 0 mapped cleanly, 1 mapped with warnings, 2 could\n"
 	      "not map.  See bmapgen(1).\n",
 	      f);
@@ -37,11 +45,19 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "input-format", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* Subcommands.  (An image named "lookup" or "trace" can be given
+	 * as ./lookup.) */
+	if (argc > 1 && strcmp(argv[1], "lookup") == 0)
+		return bm_cmd_lookup(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "trace") == 0)
+		return bm_cmd_trace(argc - 1, argv + 1);
+
 	struct bm_options opts = { .output_format = "virt-bmap" };
 	const char *output = NULL;
 	int c;
@@ -52,6 +68,16 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			opts.output_format = optarg;
+			break;
+		case 'I':
+			if (strcmp(optarg, "auto") != 0 &&
+			    strcmp(optarg, "raw") != 0 &&
+			    strcmp(optarg, "qcow2") != 0) {
+				fprintf(stderr, "bmapgen: unknown input format "
+					"'%s'\n", optarg);
+				return 2;
+			}
+			opts.input_format = optarg;
 			break;
 		case 'v':
 			opts.verbose++;
@@ -71,9 +97,19 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(opts.output_format, "virt-bmap") != 0) {
+	static const char *const formats[] = { "virt-bmap", "json", "jsonl",
+					       "bmaptool" };
+	size_t fmt = 0;
+	while (fmt < 4 && strcmp(opts.output_format, formats[fmt]) != 0)
+		fmt++;
+	if (fmt == 4) {
 		fprintf(stderr, "bmapgen: unknown output format '%s'\n",
 			opts.output_format);
+		return 2;
+	}
+	if (fmt == 3 && argc - optind != 1) {
+		fputs("bmapgen: the bmaptool format describes one image\n",
+		      stderr);
 		return 2;
 	}
 
@@ -103,7 +139,19 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	int err = bm_write_virtbmap(ctx, out);
+	int err;
+	switch (fmt) {
+	case 1:
+	case 2:
+		err = bm_write_json(ctx, out, fmt == 2);
+		break;
+	case 3:
+		err = bm_write_bmaptool(ctx, out);
+		break;
+	default:
+		err = bm_write_virtbmap(ctx, out);
+		break;
+	}
 	if (fflush(out) != 0 || ferror(out))
 		err = -1;
 	if (output) {

@@ -123,6 +123,7 @@ const struct bm_prober *bm_probe_volume(struct bm_volume *v)
 			continue;
 		if (r < 0)
 			return p; /* recognised but broken: prober warned */
+		v->prober = p;
 		bm_debug(v->ctx, "%s: %s", v->dev, p->name);
 		if (!v->type)
 			v->type = bm_strdup(p->name);

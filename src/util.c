@@ -89,18 +89,14 @@ char *bm_strdup(const char *s)
 
 char *bm_asprintf(const char *fmt, ...)
 {
-	struct bm_str b = { 0 };
+	char *r = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vasprintf(&r, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		oom();
-	b.s = bm_malloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(b.s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return b.s;
+	return r;
 }
 
 static void str_reserve(struct bm_str *b, size_t extra)
@@ -129,17 +125,15 @@ void bm_str_puts(struct bm_str *b, const char *s)
 
 void bm_str_printf(struct bm_str *b, const char *fmt, ...)
 {
+	char *r = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vasprintf(&r, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return;
-	str_reserve(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
+		oom();
+	bm_str_putn(b, r, (size_t)n);
+	free(r);
 }
 
 void bm_str_free(struct bm_str *b)
@@ -177,6 +171,11 @@ static size_t utf8_seq(const unsigned char *s, uint32_t *cp)
 		return 0;
 	*cp = v;
 	return n;
+}
+
+size_t bm_utf8_seq(const char *s, uint32_t *cp)
+{
+	return utf8_seq((const unsigned char *)s, cp);
 }
 
 void bm_escape_path(struct bm_str *b, const char *s)

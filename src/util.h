@@ -117,6 +117,11 @@ void bm_str_free(struct bm_str *b);
  * (U+0080..U+009F), else "\xHH".  Appends to B. */
 void bm_escape_path(struct bm_str *b, const char *s);
 
+/* Length of the valid UTF-8 sequence at S, with its code point in *CP;
+ * 0 if S does not start with one (overlong forms, surrogates, code
+ * points above U+10FFFF and truncated sequences are not valid). */
+size_t bm_utf8_seq(const char *s, uint32_t *cp);
+
 /* Convert UTF-16LE (N code units) to UTF-8 appended to B; unpaired
  * surrogates become U+FFFD.  For NTFS/FAT/exFAT names. */
 void bm_utf16le_to_utf8(struct bm_str *b, const uint8_t *u16, size_t n);

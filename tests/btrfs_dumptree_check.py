@@ -15,9 +15,10 @@ Checks:
     covered by an `m` object (start and last byte);
   * for a sample of file extents of the listed subvolumes (the top-level
     one by default), the referenced part of an uncompressed extent, or
-    the whole on-disk extent of a compressed one, at every data copy, is
-    covered by an `f` object with that file's path (start, middle, last
-    byte).  Compressed extents carry no visible tags, so this is the
+    the whole on-disk extent of a compressed one, or the inline data in
+    its leaf, at every copy, is covered by an `f` object with that file's
+    path (start, middle, last byte); likewise directory items (DIR_ITEM,
+    DIR_INDEX) by a `d` object of their directory.  Compressed extents carry no visible tags, so this is the
     check for them (--min-compressed: fail if fewer were seen).
 
 The logical -> physical mapping is computed here from the chunk items
@@ -38,6 +39,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "oracle"))
 from bmapfile import BMap  # noqa: E402
 
+HDR_SIZE = 101  # struct btrfs_header
+FE_INLINE = 21  # offset of inline data in struct btrfs_file_extent_item
 RE_BLOCK = re.compile(r"^(leaf|node) (\d+) (items|level) ")
 RE_TREE = re.compile(r"^(?:fs tree|file tree|\S+ tree) key \((\S+) ROOT_ITEM (\d+)\)")
 RE_ITEM = re.compile(r"^\titem \d+ key \((\S+) (\S+) (\d+)\) itemoff (\d+) itemsize (\d+)")
@@ -103,27 +106,35 @@ def parse(dump):
     chunks, blocks, trees = [], set(), {}
     cur_tree = None
     item = None
+    leaf = None
     ch = None
     for line in dump.splitlines():
         m = RE_BLOCK.match(line)
         if m:
             blocks.add(int(m.group(2)))
+            leaf = int(m.group(2))
             continue
         m = RE_TREE.match(line)
         if m and not line.startswith("\t"):
             t = m.group(1)
             cur_tree = 5 if t == "FS_TREE" else (int(t) if t.isdigit() else t)
-            trees.setdefault(cur_tree, {"refs": {}, "extents": []})
+            trees.setdefault(cur_tree, {"refs": {}, "extents": [], "dirs": []})
             continue
         m = RE_ITEM.match(line)
         if m:
             item = (m.group(1), m.group(2), int(m.group(3)))
+            # logical address and size of the item's data in its leaf
+            idata = (leaf + HDR_SIZE + int(m.group(4)), int(m.group(5)))
             ch = None
             if item[1] == "CHUNK_ITEM":
                 ch = Chunk(item[2], 0, 0, "")
                 chunks.append(ch)
             elif item[1] == "EXTENT_DATA" and isinstance(cur_tree, int):
-                trees[cur_tree]["extents"].append({"ino": int(item[0]), "off": item[2]})
+                trees[cur_tree]["extents"].append({"ino": int(item[0]), "off": item[2],
+                                                   "item": idata})
+            elif item[1] in ("DIR_ITEM", "DIR_INDEX") and isinstance(cur_tree, int) \
+                    and item[0].isdigit():
+                trees[cur_tree]["dirs"].append((int(item[0]), idata))
             continue
         if item is None:
             continue
@@ -205,15 +216,15 @@ def main():
     bmap = BMap(a.map)
     bad = []
 
-    def covered(devid, phys, length, want):
+    # Coverage questions are collected and answered in one sweep per disk
+    # at the end (a sweep per question is quadratic).
+    pending = []
+
+    def check(devid, phys, length, want, msg):
         disk = devdisk.get(devid)
         if disk is None:
-            return True  # a device we were not given
-        pts = sorted({phys, phys + length // 2, phys + length - 1})
-        for p, objs in bmap.covering(disk, pts):
-            if not any(want(bmap.objects[o]) for o in objs):
-                return False
-        return True
+            return  # a device we were not given
+        pending.append((disk, (phys, phys + length // 2, phys + length - 1), want, msg))
 
     # tree blocks
     nb = 0
@@ -224,12 +235,13 @@ def main():
             continue
         for d, p, l in locs:
             nb += 1
-            if not covered(d, p, l, lambda o: o.type == "m"):
-                bad.append("tree block %d copy on devid %d at 0x%x not mapped as m" % (b, d, p))
+            check(d, p, l, lambda o: o.type == "m",
+                  "tree block %d copy on devid %d at 0x%x not mapped as m" % (b, d, p))
 
     # file extents
     rnd = random.Random(1)
-    stats = {"regular": 0, "prealloc": 0, "compressed": 0, "copies": 0}
+    stats = {"regular": 0, "prealloc": 0, "compressed": 0, "inline": 0,
+             "dir items": 0, "copies": 0}
     for tid, prefix in subvols.items():
         t = trees.get(tid)
         if t is None:
@@ -239,24 +251,30 @@ def main():
         def paths(ino, depth=0):
             """Every path of INO (hard links: several)."""
             if ino == 256:
-                return {prefix}
+                return {prefix or "/"}
             if depth > 200:
                 return set()
             out = set()
             for parent, name in t["refs"].get(ino, ()):
-                out |= {pp + "/" + name for pp in paths(parent, depth + 1)}
+                out |= {pp.rstrip("/") + "/" + name for pp in paths(parent, depth + 1)}
             return out
 
         cands = [e for e in t["extents"] if e.get("disk")]
         comp = [e for e in cands if e.get("comp")]
-        plain = [e for e in cands if not e.get("comp")]
-        pick = comp[:a.sample] + rnd.sample(plain, min(len(plain), a.sample))
+        pre = [e for e in cands if e.get("kind") == "prealloc"]
+        plain = [e for e in cands if not e.get("comp") and e.get("kind") != "prealloc"]
+        inl = [e for e in t["extents"] if e.get("kind") == "inline"]
+        pick = comp[:a.sample] + pre[:a.sample] + rnd.sample(plain, min(len(plain), a.sample))
+        pick += rnd.sample(inl, min(len(inl), a.sample))
         for e in pick:
             ps = paths(e["ino"])
             if not ps:
                 continue
             p = sorted(ps)[0]
-            if e.get("comp"):
+            if e.get("kind") == "inline":
+                lo, ln = e["item"][0] + FE_INLINE, e["item"][1] - FE_INLINE
+                stats["inline"] += 1
+            elif e.get("comp"):
                 lo, ln = e["disk"], e["disk_nr"]
                 stats["compressed"] += 1
             else:
@@ -268,9 +286,30 @@ def main():
                 continue
             for d, ph, l in locs:
                 stats["copies"] += 1
-                if not covered(d, ph, l, lambda o, ps=ps: o.type == "f" and o.path in ps):
-                    bad.append("%s: extent logical %d (%d bytes%s) piece at devid %d 0x%x not mapped to it"
-                               % (p, lo, ln, ", compressed" if e.get("comp") else "", d, ph))
+                check(d, ph, l, lambda o, ps=ps: o.type == "f" and o.path in ps,
+                      "%s: extent logical %d (%d bytes%s) piece at devid %d 0x%x not mapped to it"
+                      % (p, lo, ln, ", compressed" if e.get("comp") else "", d, ph))
+
+        # directory items: in the leaves, mapped to their directory
+        dirs = t["dirs"]
+        for ino, (lo, ln) in rnd.sample(dirs, min(len(dirs), a.sample)):
+            ps = paths(ino)
+            if not ps:
+                continue
+            stats["dir items"] += 1
+            for d, ph, l in copies(chunks, lo, ln) or ():
+                check(d, ph, l, lambda o, ps=ps: o.type == "d" and o.path in ps,
+                      "dir %s: item at logical %d not mapped to it (devid %d 0x%x)"
+                      % (sorted(ps)[0], lo, d, ph))
+
+    answers = {}
+    for disk in {q[0] for q in pending}:
+        pts = sorted({p for q in pending if q[0] == disk for p in q[1]})
+        for p, objs in bmap.covering(disk, pts):
+            answers[(disk, p)] = [bmap.objects[o] for o in objs]
+    for disk, pts, want, msg in pending:
+        if not all(any(want(o) for o in answers[(disk, p)]) for p in pts):
+            bad.append(msg)
 
     print("dump-tree check: %d tree blocks (%d copies), extents %s" % (len(blocks), nb, stats))
     if stats["compressed"] < a.min_compressed:

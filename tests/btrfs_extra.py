@@ -30,6 +30,24 @@ writes a manifest whose files have their paths under every PREFIX (a
 tree that is visible in a subvolume and in its snapshot), for
 tagscan.py --root /.
 
+    btrfs_extra.py --scrub-leaves DEVICE IMG...
+
+zeroes the free space inside every live leaf (between the item headers
+and the item data, as `btrfs inspect-internal dump-tree DEVICE` shows
+them) in the images (devid k = IMG k).  Leaves keep stale bytes there
+(items moved by splits and shifts), including stale copies of inline
+file data whose tags can land sector-aligned next to another file's
+inline data and fool the scanner.  Sound as a test step: no file's live
+data is in a leaf's free space.
+
+    btrfs_extra.py --zero-parity MAP IMG...
+
+zeroes, in the images (disk 1, 2, ...), the ranges MAP gives to
+<btrfs raid parity>: RAID5/6 parity of a partly used row equals the data
+unit beside it, tags included, and those derived copies belong to no
+file.  Sound as a test step: data wrongly mapped as parity loses its only
+copy there and tagscan then reports it absent.
+
 SPDX-License-Identifier: GPL-2.0-or-later
 """
 
@@ -41,6 +59,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "oracle"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tagtree  # noqa: E402
 
 FICLONE = 0x40049409
@@ -139,13 +158,77 @@ def prefixes(src, dst, pre):
         json.dump(man, f, indent=1, ensure_ascii=False)
 
 
+def scrub_leaves(device, imgs):
+    import re
+    import subprocess
+    import btrfs_dumptree_check as dt
+    out = subprocess.run(["btrfs", "inspect-internal", "dump-tree", device],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         check=True).stdout.decode(
+                             "utf-8", "surrogateescape")
+    chunks, _, _ = dt.parse(out)
+    leaf_re = re.compile(r"^leaf (\d+) items (\d+) ")
+    item_re = re.compile(r"^\titem \d+ key .* itemoff (\d+) itemsize")
+    leaves = {}
+    cur = None
+    for line in out.splitlines():
+        m = leaf_re.match(line)
+        if m:
+            cur = int(m.group(1))
+            leaves[cur] = [int(m.group(2)), None]
+            continue
+        if line.startswith("node "):
+            cur = None
+            continue
+        m = item_re.match(line)
+        if m and cur is not None:
+            off = int(m.group(1))
+            if leaves[cur][1] is None or off < leaves[cur][1]:
+                leaves[cur][1] = off
+    files = [open(i, "r+b") for i in imgs]
+    for leaf, (n, low) in leaves.items():
+        start = dt.HDR_SIZE + 25 * n
+        end = dt.HDR_SIZE + (low if low is not None else 0)
+        if low is None or end <= start:
+            continue
+        for devid, phys, _ in dt.copies(chunks, leaf + start, end - start) or ():
+            if 1 <= devid <= len(files):
+                files[devid - 1].seek(phys)
+                files[devid - 1].write(bytes(end - start))
+    for f in files:
+        f.close()
+
+
+def zero_parity(mapfile, imgs):
+    from bmapfile import BMap
+    b = BMap(mapfile)
+    par = [o.idx for o in b.objects if o.type == "m" and o.path == "btrfs raid parity"]
+    for oi in par:
+        for disk, start, end in b.ranges_of(oi):
+            with open(imgs[disk - 1], "r+b") as f:
+                f.seek(start)
+                left = end - start
+                while left:
+                    n = min(left, 1 << 20)
+                    f.write(bytes(n))
+                    left -= n
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--scrub-leaves", nargs="+", metavar="ARG")
+    ap.add_argument("--zero-parity", nargs="+", metavar="ARG")
     ap.add_argument("--prefixes", nargs="+", metavar="ARG")
     ap.add_argument("--manifest")
     ap.add_argument("--rewrite", nargs=3, metavar=("PATH", "OFFSET", "LENGTH"))
     ap.add_argument("dir", nargs="?")
     a = ap.parse_args()
+    if a.scrub_leaves:
+        scrub_leaves(a.scrub_leaves[0], a.scrub_leaves[1:])
+        return 0
+    if a.zero_parity:
+        zero_parity(a.zero_parity[0], a.zero_parity[1:])
+        return 0
     if a.prefixes:
         prefixes(a.prefixes[0], a.prefixes[1], a.prefixes[2:])
         return 0

@@ -110,10 +110,26 @@ put("/ads/big-stream", b"DATAMARK-3 resident", None, "DATAMARK-3")
 put("/ads/big-stream", b"ADSMARK-3" + rnd(20000), "s3", "ADSMARK-3")
 put("/ads/big-stream", b"ADSMARK-4 second resident stream", "str\u00f6m", "ADSMARK-4")
 put("/ads/dir", b"ADSMARK-5 stream of a directory", "d5", "ADSMARK-5")
+# attribute lists: 40 streams (resident ones end up in extension records)
+# and 12 long hard-link names
+os.mkdir("mnt/al")
+put("/al/many-streams", b"DATAMARK-6" + rnd(10000), None, "DATAMARK-6")
+for i in range(40):
+    put("/al/many-streams", b"STREAMMARK-%02d" % i + rnd(5000 if i % 2 else 100),
+        "stream-%02d" % i, "STREAMMARK-%02d" % i)
+open("mnt/al/many-links", "wb").write(rnd(3000))
+for i in range(12):
+    os.link("mnt/al/many-links", "mnt/al/link-%02d-" % i + "x" * 200)
 json.dump(markers, open("markers.json", "w"))
 for i in range(5000):
     open("mnt/dir5000/entry-%05d" % i, "wb").write(b"x" * (i % 50))
 EOF
+# a DOS 8.3 second name (must not show up as a path) and ntfs-3g's
+# reparse-point symlinks
+echo dos > "mnt/ads/long file name.txt"
+setfattr -h -v 'LONGFI~1.TXT' -n system.ntfs_dos_name "mnt/ads/long file name.txt"
+ln -s "long file name.txt" mnt/ads/symlink
+ln -s dir mnt/ads/dirlink
 list_paths a.paths
 umount mnt
 run_bmapgen a.map a.img
@@ -129,31 +145,42 @@ n=$(grep '^1 [0-9a-f]* [0-9a-f]* f /dev/sda /dir5000/entry-' a.map |
 [ "$n" = 5000 ] && ok "A 5000 entries mapped" || bad "A 5000 entries: $n"
 has "A directory index" a.map ' d /dev/sda /dir5000$'
 has "A compressed file" a.map ' f /dev/sda /compressed/mixed.bin$'
+has "A reparse point" a.map ' f /dev/sda /ads/symlink$'
+for f in /al/many-streams /al/many-links; do
+	if ntfsinfo -f -F $f a.img | grep -q 'ATTRIBUTE_LIST'; then
+		ok "A $f has an attribute list"
+	else
+		bad "A $f has no attribute list (test setup)"
+	fi
+done
+if grep -q 'LONGFI~1' a.map; then bad "A DOS name mapped"; else ok "A DOS name not a path"; fi
 for m in '\$MFT' '\$MFTMirr' '\$LogFile' '\$Bitmap' '\$AttrDef' '\$Secure' \
 	'\$UpCase' 'boot sector' 'backup boot sector'; do
-	has "A <ntfs $m>" a.map " m /dev/sda <ntfs $m>\$"
+	has "A <ntfs ${m//\\/}>" a.map " m /dev/sda <ntfs $m>\$"
 done
 
 # --- B: a file fragmented into more runs than one MFT record holds
-truncate -s 48M b.img
+truncate -s 32M b.img
 mkfs_ntfs b.img
 ntfs-3g b.img mnt
 python3 - <<'EOF'
 import os
 os.mkdir("mnt/fill")
-for i in range(2500):
+for i in range(1600):
     open("mnt/fill/%d" % i, "wb").write(os.urandom(4096))
-try:  # fill the rest, then free every other 4 KiB file
-    with open("mnt/filler", "wb") as f:
-        while True:
-            f.write(os.urandom(1 << 20))
-            f.flush()
-except OSError:
-    pass
-for i in range(0, 2500, 2):
+# fill the rest (1 MiB, then 4 KiB writes: no big free extent left),
+# then free every other 4 KiB file: only 4 KiB holes remain
+with open("mnt/filler", "wb", buffering=0) as f:
+    for n in (1 << 20, 4096):
+        try:
+            while True:
+                f.write(os.urandom(n))
+        except OSError:
+            pass
+for i in range(0, 1600, 2):
     os.unlink("mnt/fill/%d" % i)
 with open("mnt/fragmented.bin", "wb") as f:
-    f.write(os.urandom(4096 * 1200))
+    f.write(os.urandom(4096 * 760))
 EOF
 list_paths b.paths
 umount mnt
@@ -184,7 +211,7 @@ head -c 400000 /dev/urandom > mnt/bootmgr
 head -c 28000 /dev/urandom > mnt/Boot/BCD
 umount mnt
 ntfs-3g c2.img mnt
-python3 "$ORACLE/tagtree.py" gen --manifest c.json --profile ntfs mnt \
+python3 "$ORACLE/tagtree.py" gen --manifest c.json --profile small mnt \
 	> /dev/null
 list_paths c2.paths
 umount mnt
@@ -195,8 +222,42 @@ tagscan "C tagtree on C:" c.json c.map /dev/sda2 / c.img
 ntfscheck "C System Reserved" --fs c1.img --offset $((P1 * 512)) \
 	--map c.map --device /dev/sda1 --bitmap
 ntfscheck "C C:" --fs c2.img --offset $((P2 * 512)) --map c.map \
-	--device /dev/sda2 --paths c2.paths --sample 25 --bitmap
+	--device /dev/sda2 --paths c2.paths --bitmap
 has "C bootmgr" c.map ' f /dev/sda1 /bootmgr$'
 has "C backup boot sector of C:" c.map ' m /dev/sda2 <ntfs backup boot sector>$'
+
+# --- D: damaged volumes.  (1) $Volume marked dirty in $MFT only, so
+# $MFTMirr no longer matches (what Windows leaves after a crash):
+# libntfs-3g refuses it, bmapgen must still map everything, cleanly.
+# (2) truncated: must warn (exit 1), not crash.
+cp b.img d.img
+python3 - d.img <<'EOF'
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+cs = d[13] * struct.unpack_from("<H", d, 11)[0]
+rec = struct.unpack_from("<Q", d, 0x30)[0] * cs + 3 * 1024   # $Volume
+off = struct.unpack_from("<H", d, rec + 20)[0]
+while True:                                # to $VOLUME_INFORMATION (0x70)
+    t, l = struct.unpack_from("<II", d, rec + off)
+    if t == 0x70:
+        d[rec + off + struct.unpack_from("<H", d, rec + off + 20)[0] + 10] |= 1
+        break
+    off += l
+open(sys.argv[1], "wb").write(d)
+EOF
+if ntfsinfo -f -m d.img > /dev/null 2>&1; then
+	bad "D: libntfs-3g accepts the damaged volume (test setup)"
+fi
+run_bmapgen d.map d.img
+ntfscheck "D mirror mismatch" --fs b.img --map d.map --device /dev/sda \
+	--paths b.one --bitmap
+head -c 3M b.img > e.img
+st=0
+"$BMAPGEN" e.img > e.map 2> e.err || st=$?
+if [ $st = 1 ] && grep -q 'ntfs' e.err; then
+	ok "D truncated: warned"
+else
+	bad "D truncated: exit $st"; cat e.err
+fi
 
 exit $fail

@@ -1,6 +1,7 @@
 /* Image input: a raw file or block device, opened read-only and read with
  * pread at 64-bit offsets.  This is the bottom of every volume stack: its
- * map() reports image ranges to the caller.
+ * map() reports image ranges to the caller.  qcow2 images (qcow2.c) and
+ * NBD URIs (nbd.c) are disks too, read through their own volume ops.
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include "../internal.h"
+#include "nbd.h"
+#include "qcow2.h"
 
 struct image {
 	int fd;
@@ -85,10 +88,46 @@ static char *disk_name(unsigned index /* 0-based */)
 	return bm_asprintf("/dev/sd%s", rev);
 }
 
+/* Link a new disk volume into CTX and emit its 'v' object. */
+static struct bm_volume *add_disk(struct bm_ctx *ctx,
+				  const struct bm_volume_ops *ops, void *priv,
+				  uint64_t size, const char *dev,
+				  const char *path, const char *format)
+{
+	unsigned index = ctx->ndisks;
+	struct bm_volume *v = bm_volume_new(ctx, ops, priv, size, dev, NULL);
+	v->disk = index + 1;
+	v->type = bm_strdup("disk");
+	ctx->disks = bm_reallocarray(ctx->disks, ctx->ndisks + 1,
+				     sizeof *ctx->disks);
+	ctx->diskinfo = bm_reallocarray(ctx->diskinfo, ctx->ndisks + 1,
+					sizeof *ctx->diskinfo);
+	ctx->diskinfo[ctx->ndisks] = (struct bm_diskinfo){
+		.source = bm_strdup(path), .format = format,
+	};
+	ctx->disks[ctx->ndisks++] = v;
+	if (size == 0)
+		bm_warn(ctx, v->dev, BM_NO_OFFSET, "%s is empty", path);
+	bm_store_add(ctx, v->disk, 0, size, bm_object(ctx, 'v', v->dev, NULL),
+		     0);
+	return v;
+}
+
 struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path)
 {
 	unsigned index = ctx->ndisks;
 	char *dev = disk_name(index);
+	const char *fmt = ctx->opts.input_format ? ctx->opts.input_format
+						 : "auto";
+	if (bm_nbd_uri(path)) {
+		uint64_t size;
+		void *priv = bm_nbd_open(ctx, dev, path, index + 1, &size);
+		struct bm_volume *v = priv ? add_disk(ctx, &bm_nbd_ops, priv,
+						      size, dev, path, "nbd")
+					   : NULL;
+		free(dev);
+		return v;
+	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		bm_fail(ctx, dev, BM_NO_OFFSET, "cannot open %s: %s", path,
@@ -117,21 +156,24 @@ struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path)
 		free(dev);
 		return NULL;
 	}
+	/* Input format: probed (a qcow2 header) unless forced. */
+	uint8_t head[4];
+	if (strcmp(fmt, "qcow2") == 0 ||
+	    (strcmp(fmt, "auto") == 0 && size >= 4 &&
+	     pread(fd, head, 4, 0) == 4 && bm_qcow2_magic(head, 4))) {
+		void *q = bm_qcow2_open(ctx, dev, fd, path, index + 1, &size);
+		struct bm_volume *v = q ? add_disk(ctx, &bm_qcow2_ops, q, size,
+						   dev, path, "qcow2")
+					: NULL;
+		free(dev);
+		return v;
+	}
 	struct image *im = bm_calloc(1, sizeof *im);
 	im->fd = fd;
 	im->path = bm_strdup(path);
 	im->disk = index + 1;
-	struct bm_volume *v = bm_volume_new(ctx, &image_ops, im, size, dev,
-					    NULL);
-	v->disk = index + 1;
-	v->type = bm_strdup("disk");
+	struct bm_volume *v = add_disk(ctx, &image_ops, im, size, dev, path,
+				       "raw");
 	free(dev);
-	ctx->disks = bm_reallocarray(ctx->disks, ctx->ndisks + 1,
-				     sizeof *ctx->disks);
-	ctx->disks[ctx->ndisks++] = v;
-	if (size == 0)
-		bm_warn(ctx, v->dev, BM_NO_OFFSET, "%s is empty", path);
-	bm_store_add(ctx, v->disk, 0, size, bm_object(ctx, 'v', v->dev, NULL),
-		     0);
 	return v;
 }

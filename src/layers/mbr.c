@@ -42,7 +42,8 @@ static bool is_extended(uint8_t type)
 static bool looks_like_boot_sector(const uint8_t *s)
 {
 	if (memcmp(s + 3, "NTFS    ", 8) == 0 ||
-	    memcmp(s + 3, "EXFAT   ", 8) == 0)
+	    memcmp(s + 3, "EXFAT   ", 8) == 0 ||
+	    memcmp(s + 3, "-FVE-FS-", 8) == 0) /* BitLocker */
 		return true;
 	if (s[0] != 0xeb && s[0] != 0xe9)
 		return false;

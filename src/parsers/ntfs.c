@@ -47,6 +47,8 @@ struct ntfs_boot {
 	uint64_t cluster;   /* bytes per cluster */
 	uint64_t nsectors;  /* sectors in the volume (backup boot sector
 			     * excluded) */
+	uint64_t mft_lcn, mirr_lcn; /* where $MFT and $MFTMirr start */
+	uint64_t rec;       /* MFT record size */
 };
 
 /* Sizes in the boot sector are clusters when positive and 2^-n bytes when
@@ -105,6 +107,9 @@ static bool ntfs_boot_parse(const uint8_t *b, struct ntfs_boot *nb)
 	nb->bps = bps;
 	nb->cluster = cluster;
 	nb->nsectors = nsectors;
+	nb->mft_lcn = mft_lcn;
+	nb->mirr_lcn = mirr_lcn;
+	nb->rec = rec;
 	return true;
 }
 
@@ -131,347 +136,6 @@ static int ntfs_probe(struct bm_volume *v, void **state)
  * a dozen; anything beyond is a corrupt (looping) index. */
 #define NTFS_MAX_NAMES_PER_RECORD 64
 #define NTFS_MAX_DEPTH 4096          /* directory levels */
-#define NTFS_MAX_ATTRS 65536         /* attribute records per inode */
-
-struct ntfs_walk {
-	struct bm_volume *v;
-	struct bm_ctx *ctx;
-	ntfs_volume *nv;
-	uint64_t cs;        /* cluster size */
-	uint64_t rs;        /* MFT record size */
-	uint64_t nrecs;     /* records in $MFT */
-	struct bm_u64set dirs; /* directories entered: cycle guard */
-	uint64_t names_left;   /* directory entries we still accept */
-	/* MFT records emitted as a file's or directory's own: cut out of
-	 * <ntfs $MFT>. */
-	uint64_t *claimed;
-	size_t nclaimed, capclaimed;
-};
-
-/* Emit BYTES of $MFT's data at MFT offset OFF, through $MFT's runlist. */
-static void mft_emit(struct ntfs_walk *w, uint64_t off, uint64_t len,
-		     bm_obj obj, unsigned flags)
-{
-	const runlist_element *rl = w->nv->mft_na->rl;
-
-	if (!rl)
-		return;
-	/* Runs are sorted by VCN; each step moves on to the next run, so
-	 * this ends at the terminator (length 0). */
-	for (size_t i = 0; rl[i].length > 0 && len > 0; i++) {
-		uint64_t vbeg = (uint64_t)rl[i].vcn * w->cs;
-		uint64_t vend = vbeg + (uint64_t)rl[i].length * w->cs;
-		if (off >= vend || off < vbeg)
-			continue;
-		uint64_t n = vend - off < len ? vend - off : len;
-		if (rl[i].lcn >= 0)
-			bm_emit_flags(w->v,
-				      (uint64_t)rl[i].lcn * w->cs + (off - vbeg),
-				      n, obj, flags);
-		off += n;
-		len -= n;
-	}
-}
-
-static void add_claimed(struct ntfs_walk *w, uint64_t rec)
-{
-	if (w->nclaimed == w->capclaimed) {
-		w->capclaimed = w->capclaimed ? 2 * w->capclaimed : 256;
-		w->claimed = bm_reallocarray(w->claimed, w->capclaimed,
-					     sizeof *w->claimed);
-	}
-	w->claimed[w->nclaimed++] = rec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* $MFT's own data: every allocated cluster not emitted as some file's
- * record. */
-static void mft_emit_rest(struct ntfs_walk *w)
-{
-	const runlist_element *rl = w->nv->mft_na->rl;
-	bm_obj obj = bm_object(w->ctx, 'm', w->v->dev, "ntfs $MFT");
-
-	if (!rl)
-		return;
-	qsort(w->claimed, w->nclaimed, sizeof *w->claimed, cmp_u64);
-	size_t j = 0;
-	for (size_t i = 0; rl[i].length > 0; i++) {
-		if (rl[i].lcn < 0)
-			continue;
-		uint64_t vbeg = (uint64_t)rl[i].vcn * w->cs;
-		uint64_t vend = vbeg + (uint64_t)rl[i].length * w->cs;
-		uint64_t cur = vbeg;
-		/* Claimed records are sorted: skip those before this run,
-		 * emit the gaps between those inside it.  A record crossing
-		 * into the next run stays current (j not advanced). */
-		while (j < w->nclaimed && (w->claimed[j] + 1) * w->rs <= vbeg)
-			j++;
-		for (size_t k = j; k < w->nclaimed; k++) {
-			uint64_t rb = w->claimed[k] * w->rs, re = rb + w->rs;
-			if (rb >= vend)
-				break;
-			if (rb > cur)
-				bm_emit(w->v,
-					(uint64_t)rl[i].lcn * w->cs + (cur - vbeg),
-					rb - cur, obj);
-			if (re > cur)
-				cur = re < vend ? re : vend;
-		}
-		if (cur < vend)
-			bm_emit(w->v, (uint64_t)rl[i].lcn * w->cs + (cur - vbeg),
-				vend - cur, obj);
-	}
-}
-
-/* Emit the clusters of one non-resident attribute record (one extent of
- * the attribute when it is spread over several records). */
-static void emit_runs(struct ntfs_walk *w, const ATTR_RECORD *a, bm_obj obj,
-		      unsigned flags, const char *what)
-{
-	runlist_element *rl = ntfs_mapping_pairs_decompress(w->nv, a, NULL);
-
-	if (!rl) {
-		bm_warn(w->ctx, w->v->dev, BM_NO_OFFSET,
-			"ntfs %s: attribute 0x%x: bad mapping pairs (%s): "
-			"not mapped", what, (unsigned)le32_to_cpu(a->type),
-			strerror(errno));
-		return;
-	}
-	if (a->flags & ATTR_COMPRESSION_MASK)
-		flags |= BM_RANGE_COMPRESSED;
-	uint64_t nclusters = (uint64_t)w->nv->nr_clusters;
-	/* Ends at the terminator libntfs-3g always appends. */
-	for (size_t i = 0; rl[i].length > 0; i++) {
-		/* Holes (sparse runs, the unused end of compression units)
-		 * and the unmapped head of a later extent have no clusters. */
-		if (rl[i].lcn < 0)
-			continue;
-		uint64_t lcn = (uint64_t)rl[i].lcn, n = (uint64_t)rl[i].length;
-		if (!bm_in_range(lcn, n, nclusters)) {
-			bm_warn(w->ctx, w->v->dev, BM_NO_OFFSET,
-				"ntfs %s: attribute 0x%x: run at cluster %llu "
-				"(+%llu) is past the end of the volume: "
-				"not mapped", what,
-				(unsigned)le32_to_cpu(a->type),
-				(unsigned long long)lcn, (unsigned long long)n);
-			continue;
-		}
-		bm_emit_flags(w->v, lcn * w->cs, n * w->cs, obj, flags);
-	}
-	free(rl);
-}
-
-/* A resident stream's claim on the MFT record that holds it. */
-struct rclaim {
-	uint64_t rec;
-	bm_obj obj;
-	int prio;          /* the highest gets the whole record */
-	uint64_t voff, vlen; /* its value, as an offset into $MFT's data */
-};
-
-static int cmp_voff(const void *a, const void *b)
-{
-	const struct rclaim *x = a, *y = b;
-	return x->voff < y->voff ? -1 : x->voff > y->voff;
-}
-
-/* Emit record CL[BEST].rec as CL[BEST].obj's, except the values of the
- * other objects' resident streams in it, which are theirs. */
-static void claim_record(struct ntfs_walk *w, const struct rclaim *cl,
-			 size_t ncl, size_t best)
-{
-	uint64_t rec = cl[best].rec, rbeg = rec * w->rs, rend = rbeg + w->rs;
-	struct rclaim *cut = bm_calloc(ncl, sizeof *cut);
-	size_t ncut = 0;
-
-	if (rec >= w->nrecs) {
-		free(cut);
-		return;
-	}
-	for (size_t k = 0; k < ncl; k++)
-		if (cl[k].rec == rec && cl[k].obj != cl[best].obj &&
-		    cl[k].vlen > 0 && cl[k].voff >= rbeg &&
-		    cl[k].vlen <= rend - cl[k].voff)
-			cut[ncut++] = cl[k];
-	qsort(cut, ncut, sizeof *cut, cmp_voff);
-	uint64_t cur = rbeg;
-	for (size_t k = 0; k < ncut; k++) {
-		if (cut[k].voff > cur)
-			mft_emit(w, cur, cut[k].voff - cur, cl[best].obj,
-				 BM_RANGE_INLINE);
-		uint64_t vend = cut[k].voff + cut[k].vlen;
-		if (vend > cur) {
-			uint64_t b = cut[k].voff > cur ? cut[k].voff : cur;
-			mft_emit(w, b, vend - b, cut[k].obj, BM_RANGE_INLINE);
-			cur = vend;
-		}
-	}
-	if (cur < rend)
-		mft_emit(w, cur, rend - cur, cl[best].obj, BM_RANGE_INLINE);
-	free(cut);
-	add_claimed(w, rec);
-}
-
-/* Map every attribute of MFT record MFT_NO (and its extension records).
- * PATH names it: "/dir/file" for files and directories, or (SYSNAME set)
- * the metadata name of a system file.  Sets *IS_DIR.  Returns 0, or -1
- * if the inode could not be opened (warned). */
-static int map_inode(struct ntfs_walk *w, uint64_t mref, const char *path,
-		     bool sys, bool *is_dir)
-{
-	struct bm_ctx *ctx = w->ctx;
-	const char *dev = w->v->dev;
-	uint64_t mft_no = MREF(mref);
-	ntfs_inode *ni = ntfs_inode_open(w->nv, mft_no);
-
-	*is_dir = false;
-	if (!ni) {
-		bm_warn(ctx, dev, BM_NO_OFFSET,
-			"ntfs %s: MFT record %llu cannot be read (%s): "
-			"not mapped", path, (unsigned long long)mft_no,
-			strerror(errno));
-		return -1;
-	}
-	uint16_t rflags = le16_to_cpu(ni->mrec->flags);
-	if (!(rflags & MFT_RECORD_IN_USE) ||
-	    (MSEQNO(mref) &&
-	     MSEQNO(mref) != le16_to_cpu(ni->mrec->sequence_number))) {
-		bm_warn(ctx, dev, BM_NO_OFFSET,
-			"ntfs %s: directory entry points to MFT record %llu, "
-			"which is free or reused: not mapped", path,
-			(unsigned long long)mft_no);
-		ntfs_inode_close(ni);
-		return -1;
-	}
-	bool dir = rflags & MFT_RECORD_IS_DIRECTORY;
-	*is_dir = dir;
-	bm_obj main = bm_object(ctx, sys ? 'm' : dir ? 'd' : 'f', dev, path);
-
-	ntfs_attr_search_ctx *ac = ntfs_attr_get_search_ctx(ni, NULL);
-	if (!ac) {
-		bm_warn(ctx, dev, BM_NO_OFFSET, "ntfs %s: %s: not mapped",
-			path, strerror(errno));
-		ntfs_inode_close(ni);
-		return -1;
-	}
-	struct rclaim *cl = NULL;
-	size_t ncl = 0, capcl = 0;
-	unsigned nattrs = 0;
-	int r;
-	bool saw_attrlist = false;
-	/* ntfs_attrs_walk steps through the record's attributes, or the
-	 * entries of the attribute list: finite; NTFS_MAX_ATTRS guards
-	 * against a list that is larger than any sane file's. */
-	while ((r = ntfs_attrs_walk(ac)) == 0) {
-		if (++nattrs > NTFS_MAX_ATTRS) {
-			bm_warn(ctx, dev, BM_NO_OFFSET,
-				"ntfs %s: more than %u attributes: the rest "
-				"is not mapped", path, NTFS_MAX_ATTRS);
-			break;
-		}
-		const ATTR_RECORD *a = ac->attr;
-		uint32_t type = le32_to_cpu(a->type);
-		uint64_t rec = ac->ntfs_ino->mft_no;
-		bm_obj obj = main;
-		unsigned flags = 0;
-		int prio = 0;
-
-		if (type == le32_to_cpu(AT_ATTRIBUTE_LIST))
-			saw_attrlist = true;
-		if (sys) {
-			/* $MFT's data is emitted around the records that
-			 * belong to files: see mft_emit_rest(). */
-			if (mft_no == FILE_MFT &&
-			    type == le32_to_cpu(AT_DATA) && !a->name_length)
-				continue;
-		} else if (type == le32_to_cpu(AT_DATA)) {
-			if (a->name_length) {
-				struct bm_str s = { 0 };
-				const uint8_t *nm = (const uint8_t *)a +
-					le16_to_cpu(a->name_offset);
-				bm_str_puts(&s, path);
-				bm_str_puts(&s, ":");
-				bm_utf16le_to_utf8(&s, nm, a->name_length);
-				obj = bm_object(ctx, 'f', dev, s.s);
-				bm_str_free(&s);
-				prio = 1;
-			} else {
-				if (dir)
-					obj = bm_object(ctx, 'f', dev, path);
-				prio = 3;
-			}
-		} else if (dir && (type == le32_to_cpu(AT_INDEX_ROOT) ||
-				   type == le32_to_cpu(AT_INDEX_ALLOCATION) ||
-				   type == le32_to_cpu(AT_BITMAP))) {
-			prio = 4;
-		} else if (type == le32_to_cpu(AT_REPARSE_POINT)) {
-			prio = 2;
-		} else {
-			flags = BM_RANGE_METADATA;
-		}
-		if (a->non_resident) {
-			emit_runs(w, a, obj, flags, path);
-		} else if (prio > 0) {
-			if (ncl == capcl) {
-				capcl = capcl ? 2 * capcl : 4;
-				cl = bm_reallocarray(cl, capcl, sizeof *cl);
-			}
-			uint64_t aoff = (uint64_t)((const uint8_t *)a -
-						   (const uint8_t *)ac->mrec);
-			cl[ncl++] = (struct rclaim){
-				.rec = rec, .obj = obj, .prio = prio,
-				.voff = rec * w->rs + aoff +
-					le16_to_cpu(a->value_offset),
-				.vlen = le32_to_cpu(a->value_length),
-			};
-		}
-	}
-	if (r != 0 && errno != ENOENT)
-		bm_warn(ctx, dev, BM_NO_OFFSET,
-			"ntfs %s: attributes unreadable (%s): some not mapped",
-			path, strerror(errno));
-	ntfs_attr_put_search_ctx(ac);
-
-	/* The attribute list itself is not among the entries it lists. */
-	if (!saw_attrlist && NInoAttrList(ni)) {
-		ac = ntfs_attr_get_search_ctx(ni, NULL);
-		if (ac && !ntfs_attr_lookup(AT_ATTRIBUTE_LIST, AT_UNNAMED, 0,
-					    CASE_SENSITIVE, 0, NULL, 0, ac) &&
-		    ac->attr->non_resident)
-			emit_runs(w, ac->attr, main,
-				  sys ? 0 : BM_RANGE_METADATA, path);
-		if (ac)
-			ntfs_attr_put_search_ctx(ac);
-	}
-
-	/* Resident streams: per record, the stream that matters most (a
-	 * directory's index, the unnamed data, a reparse point, an ADS)
-	 * takes the record; a resident stream of another object in the same
-	 * record (an ADS next to resident data) is cut out of it and gets
-	 * its value's bytes, so no byte has two owners. */
-	for (size_t i = 0; i < ncl; i++) {
-		size_t best = i;
-		bool first = true;
-		for (size_t k = 0; k < ncl; k++) {
-			if (cl[k].rec != cl[i].rec)
-				continue;
-			if (k < i)
-				first = false;
-			if (cl[k].prio > cl[best].prio)
-				best = k;
-		}
-		if (first)
-			claim_record(w, cl, ncl, best);
-	}
-	free(cl);
-	ntfs_inode_close(ni);
-	return 0;
-}
 
 struct dirent_item {
 	uint64_t mref;
@@ -520,7 +184,7 @@ static int collect_entry(void *opaque, const ntfschar *name, const int len,
 
 /* Walk directory MFT_NO named PATH: map every entry, recurse into
  * subdirectories.  SYS: inside $Extend (names "ntfs $Extend/...", 'm'). */
-static void walk_dir(struct ntfs_walk *w, uint64_t mft_no, const char *path,
+static void walk_dir(struct bm_ntfs_walk *w, uint64_t mft_no, const char *path,
 		     unsigned depth, bool sys)
 {
 	struct bm_ctx *ctx = w->ctx;
@@ -581,7 +245,7 @@ static void walk_dir(struct ntfs_walk *w, uint64_t mft_no, const char *path,
 		else
 			cpath = bm_path_join(path, l.e[i].name, l.e[i].len);
 		bool is_dir;
-		if (map_inode(w, l.e[i].mref, cpath, sys, &is_dir) == 0 &&
+		if (bm_ntfs_map_inode(w, l.e[i].mref, cpath, sys, &is_dir) == 0 &&
 		    is_dir && bm_u64set_add(&w->dirs, child))
 			walk_dir(w, child, cpath, depth + 1, sys);
 		free(cpath);
@@ -593,7 +257,7 @@ static void walk_dir(struct ntfs_walk *w, uint64_t mft_no, const char *path,
 
 /* The system files: records 0-11 (the root, 5, is walked as "/") and
  * everything under $Extend. */
-static void walk_system(struct ntfs_walk *w)
+static void walk_system(struct bm_ntfs_walk *w)
 {
 	static const char *const names[] = {
 		[FILE_MFT] = "ntfs $MFT",
@@ -612,11 +276,56 @@ static void walk_system(struct ntfs_walk *w)
 		bool is_dir;
 		if (!names[i])
 			continue;
-		if (map_inode(w, i, names[i], true, &is_dir) == 0 &&
+		if (bm_ntfs_map_inode(w, i, names[i], true, &is_dir) == 0 &&
 		    i == FILE_Extend && is_dir &&
 		    bm_u64set_add(&w->dirs, i))
 			walk_dir(w, i, names[i], 1, true);
 	}
+}
+
+/* Records in use that no directory reaches (orphans of a crash, or a
+ * damaged index) own clusters we did not map: say so.  Only base records
+ * count; the $MFT bitmap tells which records to look at. */
+static void check_orphans(struct bm_ntfs_walk *w)
+{
+	ntfs_attr *bmp = w->nv->mftbmp_na;
+	uint8_t bits[4096];
+	uint8_t *rec = bm_malloc(w->rs);
+	uint64_t orphans = 0, first = 0;
+
+	/* Each step reads the next 4096 bitmap bytes: ends after nrecs. */
+	for (uint64_t base = 0; bmp && base < w->nrecs;
+	     base += 8 * sizeof bits) {
+		s64 n = ntfs_attr_pread(bmp, (s64)(base / 8), sizeof bits,
+					bits);
+		if (n <= 0)
+			break;
+		for (uint64_t i = 0; i < (uint64_t)n * 8; i++) {
+			uint64_t r = base + i;
+			if (r >= w->nrecs)
+				break;
+			if (r < FILE_first_user || !(bits[i / 8] & (1u << (i % 8))) ||
+			    bm_u64set_has(&w->seen, r))
+				continue;
+			/* Header fields sit before the first fixup: no need
+			 * to apply the update sequence. */
+			if (ntfs_attr_pread(w->nv->mft_na, (s64)(r * w->rs),
+					    (s64)w->rs, rec) != (s64)w->rs)
+				continue;
+			if (memcmp(rec, "FILE", 4) != 0 ||
+			    !(bm_le16(rec + 22) & 1) || bm_le64(rec + 32) != 0)
+				continue;
+			if (!orphans++)
+				first = r;
+		}
+	}
+	if (orphans)
+		bm_warn(w->ctx, w->v->dev, BM_NO_OFFSET,
+			"ntfs: %llu MFT records in use are not reachable from "
+			"the root (the first is record %llu): their data is "
+			"not mapped", (unsigned long long)orphans,
+			(unsigned long long)first);
+	free(rec);
 }
 
 static void ntfs_emit_backup(struct bm_volume *v, const struct ntfs_boot *nb)
@@ -635,6 +344,47 @@ static void ntfs_emit_backup(struct bm_volume *v, const struct ntfs_boot *nb)
 	}
 	bm_emit(v, off, nb->bps,
 		bm_object(v->ctx, 'm', v->dev, "ntfs backup boot sector"));
+}
+
+/* Mount V read-only through our device: no $LogFile check or reset, no
+ * hibernation check, no dirty flag (and the device refuses writes
+ * anyway).  libntfs-3g refuses a volume whose $MFTMirr differs from the
+ * first records of $MFT, which Windows leaves behind after a crash or a
+ * "fast startup"; Windows itself reads $MFT and only keeps the mirror for
+ * recovery, so then try once more with the mirror's clusters read from
+ * $MFT's.  NULL (errno from the first attempt) if both fail. */
+static ntfs_volume *ntfs_mount_ro(struct bm_volume *v,
+				  const struct ntfs_boot *nb,
+				  struct ntfs_device **devp)
+{
+	int err = ENOMEM;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct ntfs_device *ndev = bm_ntfs_device_new(v);
+		if (!ndev)
+			break;
+		if (attempt == 1) {
+			uint64_t n = nb->cluster <= 4 * nb->rec
+					     ? 4 * nb->rec : nb->cluster;
+			n = (n + nb->cluster - 1) / nb->cluster * nb->cluster;
+			bm_ntfs_device_redirect(ndev, nb->mirr_lcn * nb->cluster,
+						nb->mft_lcn * nb->cluster, n);
+		}
+		ntfs_volume *nv = ntfs_device_mount(ndev, NTFS_MNT_RDONLY);
+		if (nv) {
+			if (attempt == 1)
+				bm_debug(v->ctx, "%s: ntfs: $MFTMirr does not "
+					 "match $MFT: read $MFT in its place",
+					 v->dev);
+			*devp = ndev;
+			return nv;
+		}
+		if (attempt == 0)
+			err = errno;
+		bm_ntfs_device_free(ndev);
+	}
+	errno = err;
+	return NULL;
 }
 
 static int ntfs_walk(struct bm_volume *v, void *state)
@@ -657,28 +407,19 @@ static int ntfs_walk(struct bm_volume *v, void *state)
 	ntfs_log_set_handler(bm_ctx_verbose(ctx) ? ntfs_log_handler_stderr
 						 : ntfs_log_handler_null);
 
-	struct ntfs_device *ndev = bm_ntfs_device_new(v);
-	if (!ndev) {
-		bm_warn(ctx, v->dev, 0, "ntfs: %s: not mapped",
-			strerror(errno));
-		free(nb);
-		return -1;
-	}
-	/* Read-only: no $LogFile check or reset, no hibernation check, no
-	 * dirty flag; the device refuses writes anyway. */
-	ntfs_volume *nv = ntfs_device_mount(ndev, NTFS_MNT_RDONLY);
+	struct ntfs_device *ndev;
+	ntfs_volume *nv = ntfs_mount_ro(v, nb, &ndev);
 	if (!nv) {
 		bm_warn(ctx, v->dev, 0,
 			"ntfs: libntfs-3g cannot mount the volume (%s): only "
 			"the boot sector is mapped", strerror(errno));
 		bm_emit(v, 0, nb->bps,
 			bm_object(ctx, 'm', v->dev, "ntfs boot sector"));
-		bm_ntfs_device_free(ndev);
 		free(nb);
 		return -1;
 	}
 
-	struct ntfs_walk w = {
+	struct bm_ntfs_walk w = {
 		.v = v,
 		.ctx = ctx,
 		.nv = nv,
@@ -691,14 +432,20 @@ static int ntfs_walk(struct bm_volume *v, void *state)
 			"$MFT not mapped", strerror(errno));
 		ret = -1;
 	}
-	w.nrecs = (uint64_t)nv->mft_na->initialized_size / w.rs;
+	/* Records: what $MFT says it holds, but no more than its clusters
+	 * on this volume can (bounds every loop over records). */
+	uint64_t mapped = bm_ntfs_mft_bytes(&w);
+	w.nrecs = nv->mft_na->initialized_size > 0
+			  ? (uint64_t)nv->mft_na->initialized_size / w.rs : 0;
+	if (w.nrecs > mapped / w.rs)
+		w.nrecs = mapped / w.rs;
 	uint64_t names;
 	w.names_left = bm_mul(w.nrecs, NTFS_MAX_NAMES_PER_RECORD, &names)
 			       ? names : UINT64_MAX;
 
 	walk_system(&w);
 	bool is_dir;
-	if (map_inode(&w, FILE_root, "/", false, &is_dir) == 0) {
+	if (bm_ntfs_map_inode(&w, FILE_root, "/", false, &is_dir) == 0) {
 		if (!is_dir)
 			bm_warn(ctx, v->dev, BM_NO_OFFSET,
 				"ntfs: the root is not a directory: files not "
@@ -708,12 +455,14 @@ static int ntfs_walk(struct bm_volume *v, void *state)
 	} else {
 		ret = -1;
 	}
-	mft_emit_rest(&w);
+	bm_ntfs_mft_emit_rest(&w);
+	check_orphans(&w);
 
 	void *priv = ndev->d_private;
 	ntfs_umount(nv, FALSE); /* frees ndev */
 	free(priv);
 	bm_u64set_free(&w.dirs);
+	bm_u64set_free(&w.seen);
 	free(w.claimed);
 	free(nb);
 	return ret;

@@ -30,9 +30,44 @@
  * every write (EROFS); its private part (dev->d_private) is one malloc'd
  * block.  NULL (errno set) on failure. */
 struct ntfs_device *bm_ntfs_device_new(struct bm_volume *v);
+/* Serve reads of [FROM, FROM+LEN) from [TO, TO+LEN) instead (volume
+ * offsets; ignored unless both are inside the volume).  Used to mount a
+ * volume whose $MFTMirr differs from $MFT: libntfs-3g then sees $MFT's
+ * records in the mirror. */
+void bm_ntfs_device_redirect(struct ntfs_device *dev, uint64_t from,
+			     uint64_t to, uint64_t len);
 /* Free a device that is not mounted (after a failed ntfs_device_mount).
  * A mounted one is freed by ntfs_umount(), except its private part:
  * free(dev->d_private), saved before unmounting. */
 void bm_ntfs_device_free(struct ntfs_device *dev);
+
+/* State of one volume's walk (ntfs.c), shared with ntfs_inode.c. */
+struct bm_ntfs_walk {
+	struct bm_volume *v;
+	struct bm_ctx *ctx;
+	ntfs_volume *nv;
+	uint64_t cs;        /* cluster size */
+	uint64_t rs;        /* MFT record size */
+	uint64_t nrecs;     /* records in $MFT */
+	struct bm_u64set dirs; /* directories entered: cycle guard */
+	struct bm_u64set seen; /* base records mapped */
+	uint64_t names_left;   /* directory entries we still accept */
+	/* MFT records emitted as a file's or directory's own: cut out of
+	 * <ntfs $MFT>. */
+	uint64_t *claimed;
+	size_t nclaimed, capclaimed;
+};
+
+/* Map the inode MREF names (ntfs_inode.c): its attributes' clusters and
+ * the MFT records of its resident streams.  PATH is "/dir/file" or, with
+ * SYS, the metadata name of a system file.  Sets *IS_DIR.  0, or -1 when
+ * it could not be opened (warned). */
+int bm_ntfs_map_inode(struct bm_ntfs_walk *w, uint64_t mref, const char *path,
+		      bool sys, bool *is_dir);
+/* Emit what is left of $MFT (the records no file or directory took) as
+ * <ntfs $MFT>.  Call once, after every inode is mapped. */
+void bm_ntfs_mft_emit_rest(struct bm_ntfs_walk *w);
+/* Bytes of $MFT's data that lie on the volume. */
+uint64_t bm_ntfs_mft_bytes(const struct bm_ntfs_walk *w);
 
 #endif

@@ -22,6 +22,9 @@
 struct ntfs_dev_priv {
 	struct bm_volume *vol;
 	s64 pos; /* file position for read()/seek() */
+	/* Reads of [from, from+len) are served from [to, to+len): see
+	 * bm_ntfs_device_redirect(). */
+	uint64_t from, to, len;
 };
 
 static struct ntfs_dev_priv *priv_of(struct ntfs_device *dev)
@@ -101,9 +104,26 @@ static s64 nd_pread(struct ntfs_device *dev, void *buf, s64 count,
 		n = v->size - (uint64_t)offset;
 	if (n > SIZE_MAX)
 		n = SIZE_MAX;
-	if (bm_read(v, buf, (size_t)n, (uint64_t)offset) < 0) {
-		errno = EIO;
-		return -1;
+	/* Pieces before, inside and after the redirected range; each step
+	 * moves OFF forward, so this ends. */
+	struct ntfs_dev_priv *p = priv_of(dev);
+	uint64_t off = (uint64_t)offset, end = off + n;
+	uint8_t *b = buf;
+	while (off < end) {
+		uint64_t src = off, k = end - off;
+		if (p->len && off >= p->from && off - p->from < p->len) {
+			src = p->to + (off - p->from);
+			if (k > p->len - (off - p->from))
+				k = p->len - (off - p->from);
+		} else if (p->len && off < p->from && p->from < end) {
+			k = p->from - off;
+		}
+		if (bm_read(v, b, (size_t)k, src) < 0) {
+			errno = EIO;
+			return -1;
+		}
+		b += k;
+		off += k;
 	}
 	return (s64)n;
 }
@@ -118,24 +138,21 @@ static s64 nd_read(struct ntfs_device *dev, void *buf, s64 count)
 	return n;
 }
 
-static s64 nd_write(struct ntfs_device *dev, const void *buf, s64 count)
+static s64 nd_pwrite(struct ntfs_device *dev, const void *buf, s64 count,
+		     s64 offset)
 {
-	(void)dev;
+	struct bm_volume *v = priv_of(dev)->vol;
+
 	(void)buf;
-	(void)count;
+	bm_debug(v->ctx, "%s: libntfs-3g tried to write %lld bytes at %lld: "
+		 "refused", v->dev, (long long)count, (long long)offset);
 	errno = EROFS;
 	return -1;
 }
 
-static s64 nd_pwrite(struct ntfs_device *dev, const void *buf, s64 count,
-		     s64 offset)
+static s64 nd_write(struct ntfs_device *dev, const void *buf, s64 count)
 {
-	(void)dev;
-	(void)buf;
-	(void)count;
-	(void)offset;
-	errno = EROFS;
-	return -1;
+	return nd_pwrite(dev, buf, count, priv_of(dev)->pos);
 }
 
 /* Nothing is ever dirty. */
@@ -222,4 +239,17 @@ void bm_ntfs_device_free(struct ntfs_device *dev)
 		NDevClearOpen(dev);
 	ntfs_device_free(dev);
 	free(p);
+}
+
+void bm_ntfs_device_redirect(struct ntfs_device *dev, uint64_t from,
+			     uint64_t to, uint64_t len)
+{
+	struct ntfs_dev_priv *p = priv_of(dev);
+	uint64_t size = p->vol->size;
+
+	if (!bm_in_range(from, len, size) || !bm_in_range(to, len, size))
+		return;
+	p->from = from;
+	p->to = to;
+	p->len = len;
 }

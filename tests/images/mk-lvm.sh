@@ -32,12 +32,14 @@ trap 'rm -rf "$T"' EXIT
 python3 "$SRCDIR/tests/oracle/tagtree.py" gen --manifest "$T/tree.json" \
 	--profile small --seed 1 "$T/tree" >/dev/null
 cp "$T/tree.json" "$OUT/lvm-tree.json"
+# GNU sparse archive: the tree's sparse file stays sparse in the LVs.
+tar -C "$T" --sparse --numeric-owner -cf "$T/tree.tar" tree
 
 fill() { # LV: ext4 with the tree under /tree
 	cat <<EOF
 mkfs ext4 /dev/vgt/$1
 mount /dev/vgt/$1 /
-copy-in $T/tree /
+tar-in $T/tree.tar /
 umount /
 EOF
 }
@@ -51,7 +53,7 @@ download /tmp/es.txt $OUT/lvm-$1.extent.txt
 EOF
 }
 
-waitsync='while lvs --noheadings -o sync_percent vgt | grep -q -v -e 100.00 -e "^ *$"; do sleep 1; done'
+waitsync="while lvs --noheadings -o sync_percent vgt | tr -d ' ' | grep -q -v -x -e 100.00 -e ''; do sleep 1; done"
 
 # --- set A --------------------------------------------------------
 for i in 1 2 3; do rm -f "$T/a$i.img"; truncate -s 48M "$T/a$i.img"; done
@@ -60,7 +62,7 @@ for i in 1 2 3; do rm -f "$T/a$i.img"; truncate -s 48M "$T/a$i.img"; done
 	echo "add $T/a2.img format:raw"
 	echo "add $T/a3.img format:raw"
 	echo run
-	echo 'debug sh "pvcreate -y /dev/sda /dev/sdb /dev/sdc && vgcreate -s 1m vgt /dev/sda /dev/sdb /dev/sdc && lvcreate -y -Wn -n lin -L 2m vgt /dev/sda && lvcreate -y -Wn -n gap -L 1m vgt /dev/sda && lvextend -L 4m vgt/lin /dev/sdb && lvextend -L 5m vgt/lin /dev/sda && lvcreate -y -Wn -n s2 -i 2 -I 16k -L 4m vgt /dev/sda /dev/sdb && lvcreate -y -Wn -n s3 -i 3 -I 8k -L 6m vgt && lvcreate -y -Wn --type raid1 -m 1 -n r1 -L 4m vgt /dev/sda /dev/sdb && lvcreate -y -Wn --type raid5 -i 2 -I 32k -n r5 -L 4m vgt && lvcreate -y -Wn -L 20m --chunksize 64k -T vgt/pool /dev/sdc && lvcreate -y -V 8m -T vgt/pool -n th1 && lvcreate -y -V 8m -T vgt/pool -n th2 2>&1"'
+	echo 'debug sh "udevadm settle; pvcreate -y /dev/sda /dev/sdb /dev/sdc && vgcreate -s 1m vgt /dev/sda /dev/sdb /dev/sdc && lvcreate -y -Wn -n lin -L 2m vgt /dev/sda && lvcreate -y -Wn -n gap -L 1m vgt /dev/sda && lvextend -L 4m vgt/lin /dev/sdb && lvextend -L 5m vgt/lin /dev/sda && lvcreate -y -Wn -n s2 -i 2 -I 16k -L 4m vgt /dev/sda /dev/sdb && lvcreate -y -Wn -n s3 -i 3 -I 8k -L 6m vgt && lvcreate -y -Wn --type raid1 -m 1 -n r1 -L 4m vgt /dev/sda /dev/sdb && lvcreate -y -Wn --type raid5 -i 2 -I 32k -n r5 -L 4m vgt && lvcreate -y -Wn -L 20m --chunksize 64k -T vgt/pool /dev/sdc && lvcreate -y -V 8m -T vgt/pool -n th1 && lvcreate -y -V 8m -T vgt/pool -n th2 2>&1"'
 	echo "debug sh \"$waitsync\""
 	for lv in lin s2 s3 r1 r5 th1 th2; do fill $lv; done
 	echo 'debug sh "lvcreate -y -s -n th1snap vgt/th1 && lvcreate -y -s -n oldsnap -L 6m vgt/lin /dev/sdc 2>&1"'
@@ -75,19 +77,21 @@ for i in 1 2 3; do rm -f "$T/a$i.img"; truncate -s 48M "$T/a$i.img"; done
 	echo 'debug sh "vgchange -an vgt; sync"'
 } > "$T/a.fish"
 guestfish -f "$T/a.fish" > "$T/a.log" 2>&1 || { cat "$T/a.log"; exit 1; }
+! grep -i "error" "$T/a.log" || exit 1
 
 # --- set B --------------------------------------------------------
 for i in 1 2 3 4 5; do rm -f "$T/b$i.img"; truncate -s 24M "$T/b$i.img"; done
 {
 	for i in 1 2 3 4 5; do echo "add $T/b$i.img format:raw"; done
 	echo run
-	echo 'debug sh "pvcreate -y /dev/sda /dev/sdb /dev/sdc /dev/sdd /dev/sde && vgcreate -s 1m vgt /dev/sda /dev/sdb /dev/sdc /dev/sdd /dev/sde && lvcreate -y -Wn --type raid0 -i 2 -I 16k -n r0 -L 4m vgt && lvcreate -y -Wn --type raid4 -i 2 -I 16k -n r4 -L 4m vgt && lvcreate -y -Wn --type raid5_ra -i 2 -I 16k -n r5ra -L 4m vgt && lvcreate -y -Wn --type raid6 -i 3 -I 16k -n r6 -L 6m vgt && lvcreate -y -Wn --type raid6_nc -i 3 -I 16k -n r6nc -L 6m vgt && lvcreate -y -Wn --type raid10 -i 2 -m 1 -I 16k -n r10 -L 4m vgt && lvcreate -y -Wn --type mirror -m 1 --mirrorlog disk -n mir -L 4m vgt 2>&1"'
+	echo 'debug sh "udevadm settle; pvcreate -y /dev/sda /dev/sdb /dev/sdc /dev/sdd /dev/sde && vgcreate -s 1m vgt /dev/sda /dev/sdb /dev/sdc /dev/sdd /dev/sde && lvcreate -y -Wn --type raid0 -i 2 -I 16k -n r0 -L 4m vgt && lvcreate -y -Wn --type raid4 -i 2 -I 16k -n r4 -L 4m vgt && lvcreate -y -Wn --type raid5_ra -i 2 -I 16k -n r5ra -L 4m vgt && lvcreate -y -Wn --type raid6 -i 3 -I 16k -n r6 -L 6m vgt && lvcreate -y -Wn --type raid6_nc -i 3 -I 16k -n r6nc -L 6m vgt && lvcreate -y -Wn --type raid10 -i 2 -m 1 -I 16k -n r10 -L 4m vgt && lvcreate -y -Wn --type mirror -m 1 --mirrorlog disk -n mir -L 4m vgt 2>&1"'
 	echo "debug sh \"$waitsync\""
 	for lv in r0 r4 r5ra r6 r6nc r10 mir; do fill $lv; done
 	report b
 	echo 'debug sh "vgchange -an vgt; sync"'
 } > "$T/b.fish"
 guestfish -f "$T/b.fish" > "$T/b.log" 2>&1 || { cat "$T/b.log"; exit 1; }
+! grep -i "error" "$T/b.log" || exit 1
 
 cat "$T/a.log" "$T/b.log" > "$OUT/lvm-build.log"
 for f in "$T"/a?.img "$T"/b?.img; do

@@ -18,10 +18,10 @@
 #                 second ending at the disk's end; ext4
 #
 # Every filesystem holds the "small" tagged tree (tests/oracle/tagtree.py,
-# seed 1; manifest md-tree.json) under /tree.  raid5 arrays are filled
-# with 0xff bytes before use so that a parity chunk never repeats a data
-# sector verbatim (P = D xor 0 would copy a tag into parity).  UUIDs are
-# fixed; superblock timestamps vary.
+# seed 1; manifest md-tree.json) under /tree.  (raid5 parity repeats a
+# tag wherever the stripe's other data sector is zero: tests/test-md.sh
+# blanks parity before scanning for tags.)  UUIDs are fixed; superblock
+# timestamps vary.
 set -euo pipefail
 SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${1:-$SRCDIR/tests/images}
@@ -41,16 +41,14 @@ for d in $disks; do
 done
 
 U=11111111:22222222:33333333 # array UUID prefix
-mdc="mdadm --create --run --assume-clean --homehost=bmt"
+G=/dev/disk/guestfs
+mdc="udevadm settle; mdadm --create --run --assume-clean --homehost=bmt"
 sh() { printf 'debug sh "%s 2>&1"\n' "$*"; }
 mkext4() { # device, n: ext4 with fixed uuid, then the tree under /tree
 	sh "mkfs.ext4 -q -F -U 5ad0c2a0-0000-4000-8000-00000000000$2 -E hash_seed=5ad0c2a0-0000-4000-8000-00000000010$2,nodiscard $1"
 	echo "mount $1 /"
 	echo "copy-in $T/tree /"
 	echo "umount /"
-}
-ffill() { # device: fill with 0xff (dd ends with ENOSPC at the end)
-	sh "tr '\\\\000' '\\\\377' < /dev/zero | dd of=$1 bs=64k iflag=fullblock 2>/dev/null; sync; true"
 }
 part() { # disk, then start:end sector pairs
 	local d=$1 i=0
@@ -64,39 +62,44 @@ part() { # disk, then start:end sector pairs
 }
 
 {
-	for d in $disks; do echo "add $T/md-${d%%:*}.img format:raw"; done
+	# In the appliance the disks are named by label (/dev/disk/guestfs/
+	# LABEL, LABELn for partitions; the appliance's own disk may sit among
+	# the sdX): da, db, ... in this order.
+	l=a
+	for d in $disks; do
+		echo "add $T/md-${d%%:*}.img format:raw label:d$l"
+		l=$(echo $l | tr a-h b-i)
+	done
 	echo run
 	# sda, sdb: raid1 1.0 with bitmap on partitions running to the end
 	part /dev/sda 2048:24575
 	part /dev/sdb 2048:24575
-	sh "$mdc /dev/md0 --metadata=1.0 --level=1 --raid-devices=2 --bitmap=internal --uuid=$U:00000001 --name=r1 /dev/sda1 /dev/sdb1"
+	sh "$mdc /dev/md0 --metadata=1.0 --level=1 --raid-devices=2 --bitmap=internal --uuid=$U:00000001 --name=r1 $G/da1 $G/db1"
 	mkext4 /dev/md0 1
 	sh "mdadm --stop /dev/md0"
 	# sdc: raid5 1.2 on three partitions, LVM on top
 	part /dev/sdc 2048:28671 28672:55295 55296:81919
-	sh "$mdc /dev/md1 --metadata=1.2 --level=5 --chunk=64 --raid-devices=3 --uuid=$U:00000002 --name=r5lvm /dev/sdc1 /dev/sdc2 /dev/sdc3"
-	ffill /dev/md1
+	sh "$mdc /dev/md1 --metadata=1.2 --level=5 --chunk=64 --raid-devices=3 --uuid=$U:00000002 --name=r5lvm $G/dc1 $G/dc2 $G/dc3"
 	sh "pvcreate -y /dev/md1 && vgcreate vgmd /dev/md1 && lvcreate -y -Wn -n lv -l 100%FREE vgmd"
 	mkext4 /dev/vgmd/lv 2
 	sh "vgchange -an vgmd; mdadm --stop /dev/md1"
 	# sdd, sde, sdf: raid10 far 2 on whole disks
-	sh "$mdc /dev/md2 --metadata=1.2 --level=10 --layout=f2 --chunk=64 --raid-devices=3 --uuid=$U:00000003 --name=r10f /dev/sdd /dev/sde /dev/sdf"
+	sh "$mdc /dev/md2 --metadata=1.2 --level=10 --layout=f2 --chunk=64 --raid-devices=3 --uuid=$U:00000003 --name=r10f $G/dd $G/de $G/df"
 	mkext4 /dev/md2 3
 	sh "mdadm --stop /dev/md2"
 	# sdg: raid0 of unequal members
 	part /dev/sdg 2048:18431 18432:49151
-	sh "$mdc /dev/md3 --metadata=1.2 --level=0 --chunk=32 --raid-devices=2 --uuid=$U:00000004 --name=r0 /dev/sdg1 /dev/sdg2"
+	sh "$mdc /dev/md3 --metadata=1.2 --level=0 --chunk=32 --raid-devices=2 --uuid=$U:00000004 --name=r0 $G/dg1 $G/dg2"
 	mkext4 /dev/md3 4
 	sh "mdadm --detail /dev/md3; mdadm --stop /dev/md3"
 	# sdh: raid5, then partition 2 zeroed
 	part /dev/sdh 2048:22527 22528:43007 43008:63487
-	sh "$mdc /dev/md4 --metadata=1.2 --level=5 --chunk=64 --raid-devices=3 --uuid=$U:00000005 --name=r5deg /dev/sdh1 /dev/sdh2 /dev/sdh3"
-	ffill /dev/md4
+	sh "$mdc /dev/md4 --metadata=1.2 --level=5 --chunk=64 --raid-devices=3 --uuid=$U:00000005 --name=r5deg $G/dh1 $G/dh2 $G/dh3"
 	mkext4 /dev/md4 5
-	sh "mdadm --stop /dev/md4; dd if=/dev/zero of=/dev/sdh2 bs=64k 2>/dev/null; sync; true"
+	sh "mdadm --stop /dev/md4; dd if=/dev/zero of=$G/dh2 bs=64k 2>/dev/null; sync; true"
 	# sdi: raid1 0.90, partition 2 ending at the disk's end
 	part /dev/sdi 2048:24575 24576:49151
-	sh "$mdc /dev/md5 --metadata=0.90 --level=1 --raid-devices=2 --uuid=$U:00000006 /dev/sdi1 /dev/sdi2"
+	sh "$mdc /dev/md5 --metadata=0.90 --level=1 --raid-devices=2 --uuid=$U:00000006 $G/di1 $G/di2"
 	mkext4 /dev/md5 6
 	sh "mdadm --stop /dev/md5; sync"
 } > "$T/md.fish"

@@ -215,6 +215,8 @@ static int lvm_walk(struct bm_volume *v, void *state)
 		if (!text) {
 			if (why)
 				bm_warn(ctx, v->dev, off, "LVM2 %s", why);
+			else
+				pv->orphan = true;
 			continue;
 		}
 		char *name = NULL, *id = NULL;

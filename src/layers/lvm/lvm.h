@@ -45,6 +45,7 @@ struct lvm_pv {
 	char *vgid;       /* VG uuid from TEXT (dashes removed), or NULL */
 	char *vgname;
 	bool used;        /* claimed by an assembled VG */
+	bool orphan;      /* a valid but empty metadata area: in no VG */
 };
 
 struct lvm_slot {
@@ -124,11 +125,13 @@ struct lvm_lv {
 	int state;              /* 0 new, 1 building, 2 built (cycle guard) */
 	struct lvm_lv *snapshot_of; /* the hidden snapshotN LV whose COW we are */
 	bool is_cow;
+	unsigned mark;          /* footprint walk generation */
 };
 
 struct lvm_vg {
 	struct bm_ctx *ctx;
 	unsigned refs;          /* slot + one per LV volume */
+	unsigned mark;          /* footprint walk generation */
 	char *name;
 	uint64_t extent_bytes;
 	size_t npvs;

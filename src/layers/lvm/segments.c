@@ -113,7 +113,7 @@ static int seg_map(struct lvm_lv *lv, struct lvm_seg *seg, uint64_t rel,
 	case LVM_SEG_SNAPSHOT:
 		return bm_lvm_snap_map(seg, rel, len, flags, cb, opaque);
 	case LVM_SEG_CACHE:
-		if (seg->lv1->state != 2)
+		if (!seg->lv1 || seg->lv1->state != 2)
 			return 0;
 		return bm_volume_map(seg->lv1->vol, rel, len, flags, cb, opaque);
 	default:
@@ -164,7 +164,7 @@ static int seg_read(struct lvm_lv *lv, struct lvm_seg *seg, uint8_t *buf,
 	case LVM_SEG_SNAPSHOT:
 		return bm_lvm_snap_read(seg, buf, len, rel);
 	case LVM_SEG_CACHE:
-		if (seg->lv1->state != 2) {
+		if (!seg->lv1 || seg->lv1->state != 2) {
 			errno = ENODATA;
 			return -1;
 		}
@@ -274,19 +274,33 @@ out:
 	free(m);
 }
 
+static struct bm_volume *lv_volume(struct lvm_lv *lv, unsigned depth);
+
+/* A sub-LV's volume; references that cannot be built (cycles, too deep,
+ * empty) are dropped so nothing follows them later. */
+static struct bm_volume *sub_volume(struct lvm_lv **lvp, unsigned depth)
+{
+	struct bm_volume *v = *lvp ? lv_volume(*lvp, depth + 1) : NULL;
+	if (!v)
+		*lvp = NULL;
+	return v;
+}
+
 /* Build the volumes LV stands on, then LV's.  The state flag breaks
- * reference cycles in hostile metadata; recursion depth is bounded by
- * the number of LVs (each is entered once). */
-struct bm_volume *bm_lvm_lv_volume(struct lvm_lv *lv)
+ * reference cycles in hostile metadata and the depth bound keeps the
+ * recursion shallow (lvm2 stacks at most a few levels: thin LV -> pool
+ * -> tdata -> raid image). */
+static struct bm_volume *lv_volume(struct lvm_lv *lv, unsigned depth)
 {
 	struct lvm_vg *vg = lv->vg;
 	struct bm_ctx *ctx = vg->ctx;
 	if (lv->state == 2)
 		return lv->vol;
-	if (lv->state == 1) {
+	if (lv->state == 1 || depth > LVM_MAX_DEPTH) {
 		bm_warn(ctx, lv->dev, BM_NO_OFFSET,
-			"LVM2 LV %s/%s is built on itself: not mapped",
-			vg->name, lv->name);
+			"LVM2 LV %s/%s is %s: not mapped", vg->name, lv->name,
+			lv->state == 1 ? "built on itself"
+				       : "stacked too deep");
 		return NULL;
 	}
 	lv->state = 1;
@@ -296,7 +310,7 @@ struct bm_volume *bm_lvm_lv_volume(struct lvm_lv *lv)
 		for (unsigned j = 0; j < seg->nareas; j++) {
 			struct lvm_area *a = &seg->areas[j];
 			struct bm_volume *v = a->pv ? a->pv->vol
-					      : bm_lvm_lv_volume(a->lv);
+					      : sub_volume(&a->lv, depth);
 			if (!parent)
 				parent = v;
 			if (a->lv && v && seg->type != LVM_SEG_RAID &&
@@ -311,32 +325,32 @@ struct bm_volume *bm_lvm_lv_volume(struct lvm_lv *lv)
 				a->lv = NULL;
 			}
 		}
-		struct lvm_lv *l1 = seg->lv1, *l2 = seg->lv2;
+		for (unsigned j = 0; seg->metas && j < seg->nareas; j++)
+			sub_volume(&seg->metas[j].lv, depth);
+		sub_volume(&seg->log, depth);
 		switch (seg->type) {
 		case LVM_SEG_RAID:
 			build_raid(lv, seg);
 			break;
 		case LVM_SEG_THIN_POOL:
 		case LVM_SEG_CACHE_POOL:
-			if (l1)
-				bm_lvm_lv_volume(l1);
-			if (l2)
-				parent = bm_lvm_lv_volume(l2);
+			sub_volume(&seg->lv1, depth);
+			parent = sub_volume(&seg->lv2, depth);
 			break;
 		case LVM_SEG_THIN:
-			bm_lvm_lv_volume(l1);
-			if (bm_lvm_thin_load(lv, seg) == 0)
+			if (sub_volume(&seg->lv1, depth) &&
+			    bm_lvm_thin_load(lv, seg) == 0)
 				parent = seg->lv1->segs[0].lv2->vol;
 			break;
 		case LVM_SEG_SNAPSHOT:
-			parent = bm_lvm_lv_volume(l1);
-			bm_lvm_lv_volume(l2);
-			bm_lvm_snap_load(lv, seg);
+			parent = sub_volume(&seg->lv1, depth);
+			if (parent && sub_volume(&seg->lv2, depth))
+				bm_lvm_snap_load(lv, seg);
 			break;
-		case LVM_SEG_CACHE:
-			parent = bm_lvm_lv_volume(l1);
-			if (l2)
-				bm_lvm_lv_volume(l2);
+		case LVM_SEG_CACHE: {
+			struct lvm_lv *l2 = seg->lv2;
+			parent = sub_volume(&seg->lv1, depth);
+			sub_volume(&seg->lv2, depth);
 			if (!seg->writethrough &&
 			    !(l2 && l2->nsegs && l2->segs[0].writethrough))
 				bm_warn(ctx, lv->dev, seg->start,
@@ -344,6 +358,7 @@ struct bm_volume *bm_lvm_lv_volume(struct lvm_lv *lv)
 					"origin; blocks dirty in the cache "
 					"are not mapped", seg->typename);
 			break;
+		}
 		case LVM_SEG_UNMAPPED:
 			bm_warn(ctx, lv->dev, seg->start,
 				"LVM2 segment type %s is not supported: "
@@ -367,6 +382,11 @@ struct bm_volume *bm_lvm_lv_volume(struct lvm_lv *lv)
 	return lv->vol;
 }
 
+struct bm_volume *bm_lvm_lv_volume(struct lvm_lv *lv)
+{
+	return lv_volume(lv, 0);
+}
+
 static void footprint_area(struct lvm_vg *vg, const struct lvm_area *a,
 			   uint64_t len, bm_obj obj, unsigned depth)
 {
@@ -387,9 +407,13 @@ static void footprint_area(struct lvm_vg *vg, const struct lvm_area *a,
 void bm_lvm_emit_footprint(struct lvm_lv *lv, bm_obj obj, unsigned depth)
 {
 	struct lvm_vg *vg = lv->vg;
-	/* Sub-LV chains are short; the bound stops hostile cycles. */
-	if (depth > LVM_MAX_DEPTH)
+	if (depth == 0)
+		vg->mark++;
+	/* Each LV once per object: no cycles, no repeated sub-trees; the
+	 * depth bound keeps the recursion shallow. */
+	if (depth > LVM_MAX_DEPTH || lv->mark == vg->mark)
 		return;
+	lv->mark = vg->mark;
 	for (size_t i = 0; i < lv->nsegs; i++) {
 		struct lvm_seg *seg = &lv->segs[i];
 		switch (seg->type) {
@@ -401,7 +425,8 @@ void bm_lvm_emit_footprint(struct lvm_lv *lv, bm_obj obj, unsigned depth)
 		case LVM_SEG_SNAPSHOT:
 			/* The origin is the origin's: a snapshot owns its
 			 * COW store. */
-			bm_lvm_emit_footprint(seg->lv2, obj, depth + 1);
+			if (seg->lv2)
+				bm_lvm_emit_footprint(seg->lv2, obj, depth + 1);
 			continue;
 		default:
 			break;

@@ -191,7 +191,8 @@ int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg)
 	struct bm_ctx *ctx = lv->vg->ctx;
 	struct lvm_lv *pool = seg->lv1;
 	if (pool->nsegs != 1 || pool->segs[0].type != LVM_SEG_THIN_POOL ||
-	    pool->segs[0].lv1->state != 2 || pool->segs[0].lv2->state != 2) {
+	    !pool->segs[0].lv1 || pool->segs[0].lv1->state != 2 ||
+	    !pool->segs[0].lv2 || pool->segs[0].lv2->state != 2) {
 		bm_warn(ctx, lv->dev, BM_NO_OFFSET,
 			"LVM2 thin LV: pool %s is unusable: not mapped",
 			pool->name);
@@ -238,7 +239,8 @@ int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg)
 			"thin device %llu: mapping tree damaged: thin LV %s "
 			"mapped in part", (unsigned long long)seg->device_id,
 			lv->name);
-	qsort(w.r, w.n, sizeof *w.r, cmp_run);
+	if (w.n)
+		qsort(w.r, w.n, sizeof *w.r, cmp_run);
 	/* Drop what lies outside the LV or the pool, and overlaps. */
 	struct bm_volume *data = ps->lv2->vol;
 	uint64_t vmax = lv->size / bs, pmax = data->size / bs;
@@ -468,7 +470,8 @@ int bm_lvm_snap_load(struct lvm_lv *lv, struct lvm_seg *seg)
 			m++;
 		}
 	free(r);
-	qsort(one, m, sizeof *one, cmp_run);
+	if (m)
+		qsort(one, m, sizeof *one, cmp_run);
 	r = NULL;
 	n = cap = 0;
 	for (size_t i = 0; i < m; i++) {

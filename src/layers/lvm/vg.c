@@ -202,14 +202,21 @@ int bm_lvm_assemble(struct bm_ctx *ctx)
 			s->done[s->ndone++] = bm_strdup(pv->vgid);
 		}
 	}
-	if (bm_assembly_final(ctx))
-		for (size_t i = 0; i < s->npvs; i++)
-			if (!s->pvs[i]->used && !s->pvs[i]->vgid) {
-				bm_warn(ctx, s->pvs[i]->vol->dev, BM_NO_OFFSET,
-					"LVM2 PV %s carries no metadata and "
-					"no VG found names it: its extents "
-					"are not mapped", s->pvs[i]->uuid);
-				s->pvs[i]->used = true;
-			}
+	if (!bm_assembly_final(ctx))
+		return made;
+	for (size_t i = 0; i < s->npvs; i++) {
+		struct lvm_pv *pv = s->pvs[i];
+		if (pv->used || pv->vgid)
+			continue;
+		pv->used = true;
+		if (pv->orphan) /* pvcreate'd, never added to a VG */
+			bm_debug(ctx, "%s: LVM2 PV %s is in no VG",
+				 pv->vol->dev, pv->uuid);
+		else
+			bm_warn(ctx, pv->vol->dev, BM_NO_OFFSET,
+				"LVM2 PV %s carries no metadata and no VG "
+				"found names it: its extents are not mapped",
+				pv->uuid);
+	}
 	return made;
 }

@@ -115,6 +115,11 @@ static int build(struct bm_ctx *ctx, struct member **m, size_t n)
 		bm_warn(ctx, fs->dev, BM_NO_OFFSET,
 			"btrfs: zoned filesystem: superblock log zones are not "
 			"mapped");
+	if (fs->sb.incompat & BTRFS_INCOMPAT_RAID_STRIPE_TREE)
+		bm_warn(ctx, fs->dev, BM_NO_OFFSET,
+			"btrfs: raid-stripe-tree: data placed through the "
+			"stripe tree is mapped by the chunk layout only, which "
+			"may be wrong");
 	if (fs->sb.incompat & BTRFS_INCOMPAT_EXTENT_TREE_V2)
 		bm_warn(ctx, fs->dev, BM_NO_OFFSET,
 			"btrfs: extent-tree-v2 (experimental): global roots "
@@ -130,6 +135,7 @@ static int build(struct bm_ctx *ctx, struct member **m, size_t n)
 	/* From here the logical volume owns FS. */
 	bm_btrfs_logical_volume(fs, first);
 	bm_btrfs_load_chunk_tree(fs);
+	bm_btrfs_emit_parity(fs);
 	return bm_btrfs_walk_fs(fs);
 }
 

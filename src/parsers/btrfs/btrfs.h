@@ -7,7 +7,8 @@
  * every field is read with bm_le*() from a byte buffer.
  *
  * Layout of the walker:
- *   super.c  superblock parsing and checksums (crc32c, xxhash64)
+ *   super.c  superblock parsing and checksums (crc32c, xxhash64, sha256)
+ *   blake2b.c BLAKE2b-256 for the blake2b checksum type
  *   chunk.c  chunk map and the logical address space volume (RAID math)
  *   tree.c   tree block reading/verification and the generic tree walk
  *   fs.c     subvolumes, directories, inodes and file extents
@@ -63,6 +64,7 @@
 #define BTRFS_INCOMPAT_METADATA_UUID (1ull << 10)
 #define BTRFS_INCOMPAT_ZONED (1ull << 12)
 #define BTRFS_INCOMPAT_EXTENT_TREE_V2 (1ull << 13)
+#define BTRFS_INCOMPAT_RAID_STRIPE_TREE (1ull << 14)
 
 enum {
 	BTRFS_CSUM_CRC32C = 0,
@@ -107,10 +109,13 @@ enum {
 #define BTRFS_INODE_ITEM_KEY 1
 #define BTRFS_INODE_REF_KEY 12
 #define BTRFS_XATTR_ITEM_KEY 24
+#define BTRFS_VERITY_DESC_ITEM_KEY 36
+#define BTRFS_VERITY_MERKLE_ITEM_KEY 37
 #define BTRFS_DIR_ITEM_KEY 84
 #define BTRFS_DIR_INDEX_KEY 96
 #define BTRFS_EXTENT_DATA_KEY 108
 #define BTRFS_ROOT_ITEM_KEY 132
+#define BTRFS_ROOT_BACKREF_KEY 144
 #define BTRFS_DEV_ITEM_KEY 216
 #define BTRFS_CHUNK_ITEM_KEY 228
 
@@ -211,6 +216,10 @@ struct bm_btrfs_fs {
 	uint64_t logical_end;        /* end of the highest chunk */
 	struct bm_volume *lvol;      /* the logical address space */
 	struct bm_u64set emitted;    /* tree blocks already emitted as 'm' */
+	/* Tree blocks whose first copy verified: snapshots share subtrees
+	 * that every subvolume walk reads again; the checksum of the same
+	 * bytes need not be computed again. */
+	struct bm_u64set verified0;
 	uint8_t *scratch;            /* nodesize bytes for copy retries */
 	bool warned_csum, warned_log;
 	bm_obj fs_tree_obj;
@@ -226,6 +235,8 @@ struct bm_btrfs_loc {
 
 /* super.c */
 uint64_t bm_btrfs_xxh64(const void *buf, size_t len, uint64_t seed);
+/* blake2b.c: unkeyed BLAKE2b with a 32-byte digest (RFC 7693). */
+void bm_btrfs_blake2b256(const void *buf, size_t len, uint8_t out[32]);
 /* Check a superblock or tree block checksum (over BUF[32..LEN)).  Returns
  * 1 verified, 0 mismatch, -1 unverifiable (sha256/blake2b/unknown). */
 int bm_btrfs_csum_check(unsigned type, const uint8_t *buf, size_t len);
@@ -255,6 +266,8 @@ unsigned bm_btrfs_num_copies(const struct bm_btrfs_fs *fs, uint64_t logical);
 struct bm_volume *bm_btrfs_logical_volume(struct bm_btrfs_fs *fs,
 					  struct bm_volume *parent);
 void bm_btrfs_fs_free(struct bm_btrfs_fs *fs);
+/* Map the parity units of every RAID5/6 chunk as <btrfs raid parity>. */
+void bm_btrfs_emit_parity(struct bm_btrfs_fs *fs);
 
 /* tree.c */
 struct bm_btrfs_item {

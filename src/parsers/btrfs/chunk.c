@@ -12,9 +12,10 @@
  * profiles.
  *
  * The logical volume's map() maps a range to every data copy (copies after
- * the first marked BM_RANGE_COPY) and, for RAID5/6, to the parity units of
- * the same rows (BM_RANGE_PARITY): parity is derived from the data, so a
- * flash that leaves it out would hand the filesystem inconsistent stripes.
+ * the first marked BM_RANGE_COPY).  RAID5/6 parity is not file data (a
+ * parity unit mixes several files' bytes): bm_btrfs_emit_parity() maps
+ * the parity units of every RAID5/6 chunk as <btrfs raid parity>, so a
+ * flash still writes consistent stripes.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -308,6 +309,52 @@ unsigned bm_btrfs_num_copies(const struct bm_btrfs_fs *fs, uint64_t logical)
 	return k;
 }
 
+/* RAID5/6 with the data unit unreadable (device missing): rebuild it as
+ * P xor the row's other data units at the same offset.  PLOC is P's
+ * location.  Two missing units of a RAID6 row are not rebuilt (that needs
+ * Q's Galois-field algebra). */
+static int raid56_rebuild(struct bm_btrfs_fs *fs, uint64_t logical,
+			  uint8_t *buf, uint64_t piece,
+			  const struct bm_btrfs_loc *ploc)
+{
+	const struct bm_btrfs_chunk *c = bm_btrfs_find_chunk(fs, logical);
+	uint64_t off, snr, soff, row, di, nd, sl;
+	uint8_t *tmp;
+	int rc = 0;
+
+	if (!c || !ploc->vol || bm_read(ploc->vol, buf, piece, ploc->phys) < 0)
+		return -1;
+	sl = c->stripe_len;
+	nd = c->num_stripes - parity_count(c->type);
+	off = logical - c->logical;
+	snr = off / sl;
+	soff = off % sl;
+	row = snr / nd;
+	di = snr % nd;
+	tmp = bm_malloc(piece); /* piece <= the caller's buffer */
+	for (uint64_t j = 0; j < nd && rc == 0; j++) {
+		struct bm_btrfs_loc l[BTRFS_MAX_LOCS];
+		uint64_t ul, pc;
+
+		if (j == di)
+			continue;
+		/* Unit J of the same row; past the chunk's end it holds
+		 * nothing (zeroes in the parity). */
+		if (!bm_muladd(row * nd + j, sl, soff, &ul) || ul >= c->length)
+			continue;
+		if (bm_btrfs_resolve(fs, c->logical + ul, piece, l, &pc) == 0 ||
+		    pc != piece || !l[0].vol ||
+		    bm_read(l[0].vol, tmp, piece, l[0].phys) < 0) {
+			rc = -1;
+			break;
+		}
+		for (uint64_t k = 0; k < piece; k++)
+			buf[k] ^= tmp[k];
+	}
+	free(tmp);
+	return rc;
+}
+
 int bm_btrfs_read_mirror(struct bm_btrfs_fs *fs, uint64_t logical, void *buf,
 			 size_t len, unsigned mirror)
 {
@@ -319,13 +366,18 @@ int bm_btrfs_read_mirror(struct bm_btrfs_fs *fs, uint64_t logical, void *buf,
 		uint64_t piece;
 		unsigned n = bm_btrfs_resolve(fs, logical, len, locs, &piece);
 
-		if (mirror >= n || (locs[mirror].flags & BM_RANGE_PARITY) ||
-		    !locs[mirror].vol) {
+		if (mirror >= n || (locs[mirror].flags & BM_RANGE_PARITY)) {
 			errno = n ? ENODATA : ENXIO;
 			return -1;
 		}
-		if (bm_read(locs[mirror].vol, p, piece, locs[mirror].phys) < 0)
-			return -1;
+		if (!locs[mirror].vol ||
+		    bm_read(locs[mirror].vol, p, piece, locs[mirror].phys) < 0) {
+			if (n < 2 || !(locs[1].flags & BM_RANGE_PARITY) ||
+			    raid56_rebuild(fs, logical, p, piece, &locs[1]) < 0) {
+				errno = ENODATA;
+				return -1;
+			}
+		}
 		p += piece;
 		logical += piece;
 		len -= piece;
@@ -354,6 +406,8 @@ static int lv_read(struct bm_volume *v, void *buf, size_t len, uint64_t off)
 				continue;
 			ok = bm_read(locs[i].vol, p, piece, locs[i].phys) == 0;
 		}
+		if (!ok && n >= 2 && (locs[1].flags & BM_RANGE_PARITY))
+			ok = raid56_rebuild(fs, off, p, piece, &locs[1]) == 0;
 		if (!ok) {
 			errno = ENODATA;
 			return -1;
@@ -384,7 +438,7 @@ static int lv_map(struct bm_volume *v, uint64_t off, uint64_t len,
 		for (unsigned i = 0; i < n; i++) {
 			/* A missing device was reported at assembly; the
 			 * copies on the devices we have still map. */
-			if (!locs[i].vol)
+			if (!locs[i].vol || (locs[i].flags & BM_RANGE_PARITY))
 				continue;
 			if (bm_volume_map(locs[i].vol, locs[i].phys, piece,
 					  flags | locs[i].flags, cb, opaque) < 0)
@@ -394,6 +448,45 @@ static int lv_map(struct bm_volume *v, uint64_t off, uint64_t len,
 		len -= piece;
 	}
 	return rc;
+}
+
+void bm_btrfs_emit_parity(struct bm_btrfs_fs *fs)
+{
+	bm_obj o = BM_OBJ_NONE;
+
+	for (size_t i = 0; i < fs->nchunks; i++) {
+		const struct bm_btrfs_chunk *c = &fs->chunks[i];
+		unsigned np = parity_count(c->type), N = c->num_stripes;
+		uint64_t nd, rows, sl = c->stripe_len;
+
+		if (!np)
+			continue;
+		if (o == BM_OBJ_NONE)
+			o = bm_object(fs->ctx, 'm', fs->dev, "btrfs raid parity");
+		nd = N - np;
+		/* rows of nd data units; length is a multiple of nd*sl for
+		 * chunks the kernel makes, round up otherwise */
+		rows = c->length / (nd * sl) + (c->length % (nd * sl) != 0);
+		for (unsigned p = 0; p < np; p++) {
+			for (unsigned d = 0; d < N; d++) {
+				struct bm_volume *v = dev_vol(fs, c->stripes[d].devid);
+				uint64_t start = c->stripes[d].offset, r0, nrows;
+
+				if (!v || start >= v->size)
+					continue;
+				/* Device D holds parity P in rows r with
+				 * (r + nd + p) % N == d. */
+				r0 = (d + 2 * (uint64_t)N - nd - p) % N;
+				nrows = (v->size - start) / sl;
+				if (rows < nrows)
+					nrows = rows;
+				/* Terminates: r < nrows <= device size / sl. */
+				for (uint64_t r = r0; r < nrows; r += N)
+					bm_emit_flags(v, start + r * sl, sl, o,
+						      BM_RANGE_PARITY);
+			}
+		}
+	}
 }
 
 void bm_btrfs_fs_free(struct bm_btrfs_fs *fs)
@@ -407,6 +500,7 @@ void bm_btrfs_fs_free(struct bm_btrfs_fs *fs)
 	free(fs->dev);
 	free(fs->scratch);
 	bm_u64set_free(&fs->emitted);
+	bm_u64set_free(&fs->verified0);
 	free(fs);
 }
 

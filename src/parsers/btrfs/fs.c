@@ -34,6 +34,21 @@ static int chunk_cb(struct bm_btrfs_fs *fs, const struct bm_btrfs_item *it,
 	const char *why;
 
 	(void)opaque;
+	if (it->type == BTRFS_DEV_ITEM_KEY) {
+		/* Name the devices the filesystem has but we were not
+		 * given (assembly only knew how many). */
+		uint64_t devid = it->offset;
+		size_t i;
+
+		for (i = 0; i < fs->ndevs; i++)
+			if (fs->devs[i].devid == devid)
+				break;
+		if (i == fs->ndevs)
+			bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
+				"btrfs: devid %llu is missing: what only it "
+				"holds is not mapped", (unsigned long long)devid);
+		return 0;
+	}
 	if (it->type != BTRFS_CHUNK_ITEM_KEY)
 		return 0;
 	if (bm_btrfs_add_chunk(fs, it->offset, it->data, it->size, &why) < 0) {
@@ -63,9 +78,19 @@ struct root_rec {
 	bool visited;
 };
 
+/* ROOT_BACKREF (child subvolume, parent subvolume): where a subvolume
+ * is really linked.  A snapshot copies its source's directory entries,
+ * including links to nested subvolumes, but those show as empty
+ * directories in the snapshot: the backref names the one true parent. */
+struct backref {
+	uint64_t child, parent;
+};
+
 struct roots {
 	struct root_rec *r;
 	size_t n, cap;
+	struct backref *br;
+	size_t nbr, capbr;
 	bm_obj cache_obj;
 };
 
@@ -98,6 +123,13 @@ static int root_cb(struct bm_btrfs_fs *fs, const struct bm_btrfs_item *it,
 			return -1;
 		}
 		add_root(rs, it);
+	} else if (it->type == BTRFS_ROOT_BACKREF_KEY) {
+		if (rs->nbr == rs->capbr) {
+			rs->capbr = rs->capbr ? 2 * rs->capbr : 32;
+			rs->br = bm_reallocarray(rs->br, rs->capbr,
+						 sizeof *rs->br);
+		}
+		rs->br[rs->nbr++] = (struct backref){ it->objectid, it->offset };
 	} else if (it->type == BTRFS_EXTENT_DATA_KEY &&
 		   it->size >= FE_SIZE &&
 		   it->data[FE_TYPE] != BTRFS_FE_INLINE) {
@@ -327,6 +359,10 @@ static int fs_cb(struct bm_btrfs_fs *fs, const struct bm_btrfs_item *it,
 		add_dirents(fs, s, it);
 		break;
 	case BTRFS_XATTR_ITEM_KEY:
+	case BTRFS_VERITY_DESC_ITEM_KEY:
+	case BTRFS_VERITY_MERKLE_ITEM_KEY:
+		/* the file's attributes and fs-verity Merkle tree, stored
+		 * in the leaves */
 		add_range(s, it->data_logical, it->size, BM_RANGE_METADATA);
 		break;
 	case BTRFS_EXTENT_DATA_KEY:
@@ -336,6 +372,17 @@ static int fs_cb(struct bm_btrfs_fs *fs, const struct bm_btrfs_item *it,
 		break;
 	}
 	return 0;
+}
+
+static bool linked_from(const struct roots *rs, uint64_t child,
+			uint64_t parent)
+{
+	for (size_t i = 0; i < rs->nbr; i++)
+		if (rs->br[i].child == child)
+			return rs->br[i].parent == parent;
+	/* No backref at all (older or damaged filesystem): trust the
+	 * directory entry. */
+	return true;
 }
 
 static struct inode_rec *find_inode(struct scan *s, uint64_t ino)
@@ -394,7 +441,7 @@ static void emit_inode(struct bm_btrfs_fs *fs, struct scan *s,
  * path and emit it; queue linked subvolumes. */
 static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 			  uint64_t root_dirid, const char *prefix,
-			  struct subq *q)
+			  struct subq *q, const struct roots *rs)
 {
 	struct stack_ent *st = NULL;
 	size_t nst = 0, capst = 0, unreached = 0;
@@ -443,9 +490,11 @@ static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 				continue;
 			}
 			if (d->child_type == BTRFS_ROOT_ITEM_KEY) {
-				subq_push(q, d->child,
-					  bm_path_join(e.path, name,
-						       d->name_len));
+				/* else an empty placeholder directory */
+				if (linked_from(rs, d->child, s->subvol))
+					subq_push(q, d->child,
+						  bm_path_join(e.path, name,
+							       d->name_len));
 				continue;
 			}
 			if (d->child_type != BTRFS_INODE_ITEM_KEY)
@@ -492,13 +541,14 @@ static struct root_rec *find_root(struct roots *rs, uint64_t id)
 }
 
 static void walk_subvol(struct bm_btrfs_fs *fs, struct root_rec *r,
-			const char *path, struct subq *q)
+			const char *path, struct subq *q,
+			const struct roots *rs)
 {
 	struct scan s = { .subvol = r->objectid };
 
 	r->visited = true;
 	bm_btrfs_walk_tree(fs, r->bytenr, r->level, "btrfs fs tree", fs_cb, &s);
-	name_and_emit(fs, &s, r->dirid, path, q);
+	name_and_emit(fs, &s, r->dirid, path, q, rs);
 	scan_free(&s);
 }
 
@@ -523,7 +573,7 @@ static void walk_subvolumes(struct bm_btrfs_fs *fs, struct roots *rs)
 				"btrfs: subvolume %llu linked again at %s: "
 				"mapped once", (unsigned long long)id, path);
 		} else {
-			walk_subvol(fs, r, path, &q);
+			walk_subvol(fs, r, path, &q, rs);
 		}
 		free(path);
 	}
@@ -610,6 +660,7 @@ int bm_btrfs_walk_fs(struct bm_btrfs_fs *fs)
 			       "btrfs root tree", root_cb, &rs) < 0 &&
 	    rs.n == 0) {
 		free(rs.r);
+		free(rs.br);
 		return -1;
 	}
 	for (size_t i = 0; i < rs.n; i++) {
@@ -623,6 +674,7 @@ int bm_btrfs_walk_fs(struct bm_btrfs_fs *fs)
 	}
 	walk_subvolumes(fs, &rs);
 	free(rs.r);
+	free(rs.br);
 
 	if (fs->sb.log_root) {
 		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,

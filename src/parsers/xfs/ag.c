@@ -35,7 +35,10 @@ static void map_chunk(struct bm_xfs *fs, uint32_t agno, const uint8_t *rec)
 	uint16_t holemask = fs->spinodes ? bm_be16(rec + 4) : 0;
 	unsigned i = 0;
 
-	if (startino % 64) {
+	/* A chunk starts on a block boundary (or, with more than 64 inodes
+	 * per block, on a 64-inode boundary); without inode alignment
+	 * (sb_inoalignmt) that is all that is guaranteed. */
+	if (startino % (fs->inopblock < 64 ? fs->inopblock : 64u)) {
 		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
 			"xfs: AG %u: misaligned inode chunk %u, not mapped",
 			agno, startino);
@@ -210,8 +213,8 @@ int bm_xfs_walk_ag(struct bm_xfs *fs, uint32_t agno)
 
 	if (!bm_xfs_agb_to_off(fs, agno, 0, 1, &off))
 		return -1;
-	/* The four header sectors fit in the AG's first block (sectors are
-	 * at most a block, and an AG has at least... see super.c). */
+	/* One read for the four header sectors (with small blocks they
+	 * span several blocks; super.c made sure an AG has at least 5). */
 	h = bm_malloc(4 * s);
 	if (bm_xfs_read(fs, h, 4 * s, off) < 0) {
 		bm_warn(fs->ctx, fs->dev, off,

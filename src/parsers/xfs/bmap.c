@@ -164,8 +164,9 @@ int bm_xfs_fork_extents(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 	}
 bad:
 	bm_warn(fs->ctx, fs->dev, ip->off,
-		"xfs: inode %llu: bad %s fork (format %u), not mapped",
-		(unsigned long long)ip->ino, w.what, format);
+		"xfs: inode %llu (%s): bad %s fork (format %u), not mapped",
+		(unsigned long long)ip->ino, ip->path ? ip->path : "?", w.what,
+		format);
 	return 0;
 }
 
@@ -203,9 +204,10 @@ int bm_xfs_map_fork(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 	ret = bm_xfs_fork_extents(fs, ip, whichfork, owner, map_ext, &m);
 	if (m.rt_blocks)
 		bm_warn(fs->ctx, fs->dev, ip->off,
-			"xfs: inode %llu: %llu realtime blocks are on the "
+			"xfs: inode %llu (%s): %llu realtime blocks are on the "
 			"realtime device, not mapped",
 			(unsigned long long)ip->ino,
+			ip->path ? ip->path : "?",
 			(unsigned long long)m.rt_blocks);
 	return ret;
 }

@@ -148,6 +148,8 @@ static int read_dirblock(struct bm_xfs *fs, const struct extlist *l,
 	return 0;
 }
 
+/* Report the entries of data block B (directory block DBLK).  Returns 0,
+ * 1 if the block is damaged (after a warning), -1 if CB stopped. */
 static int data_block(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 		      const uint8_t *b, uint64_t dblk, bm_xfs_dirent_cb cb,
 		      void *opaque)
@@ -167,7 +169,7 @@ static int data_block(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 			"xfs: directory inode %llu: block %llu is not a data "
 			"block, entries lost",
 			(unsigned long long)ip->ino, (unsigned long long)dblk);
-		return 0;
+		return 1;
 	}
 	if (fs->crc) {
 		if (!bm_xfs_crc_ok(b, dbs, 4))
@@ -178,7 +180,7 @@ static int data_block(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 				"another owner, entries lost",
 				(unsigned long long)ip->ino,
 				(unsigned long long)dblk);
-			return 0;
+			return 1;
 		}
 	}
 	if (block) {
@@ -219,7 +221,7 @@ bad:
 		"xfs: directory inode %llu: block %llu is corrupt, some "
 		"entries lost",
 		(unsigned long long)ip->ino, (unsigned long long)dblk);
-	return 0;
+	return 1;
 }
 
 /* Map directory IP's blocks (or inline bytes) to OWNER and call CB for
@@ -230,6 +232,8 @@ int bm_xfs_dir_walk(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 	struct extlist l = { NULL, 0, 0, owner, 0, false };
 	uint64_t fsbpdb = UINT64_C(1) << fs->dirblklog;
 	uint64_t next = 0; /* first dir block not yet read */
+	uint64_t limit;    /* end of the data section (di_size) */
+	unsigned bad = 0;
 	uint8_t *buf;
 	size_t i;
 	int ret = 0;
@@ -244,32 +248,48 @@ int bm_xfs_dir_walk(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 			"some entries lost",
 			(unsigned long long)ip->ino);
 	qsort(l.e, l.n, sizeof(*l.e), cmp_ext);
+	/* A block-form directory's di_size is the end of its data blocks
+	 * (xfs_dir2_grow_inode); blocks past it hold no entries. */
+	limit = (ip->size + fs->blocksize - 1) >> fs->blocklog;
+	if (limit > l.leafblk)
+		limit = l.leafblk;
 	buf = bm_malloc(fs->dirblksize);
 	/* Terminates: NEXT only grows, and stays below the leaf section
 	 * (extents there were not collected). */
-	for (i = 0; i < l.n && ret == 0; i++) {
+	for (i = 0; i < l.n && ret >= 0; i++) {
 		const struct bm_xfs_ext *e = &l.e[i];
 		uint64_t d = e->off & ~(fsbpdb - 1), end = e->off + e->len;
 
 		if (d < next)
 			d = next;
-		if (end > l.leafblk)
-			end = l.leafblk;
-		for (; d < end && ret == 0; d += fsbpdb) {
+		if (end > limit)
+			end = limit;
+		for (; d < end && ret >= 0; d += fsbpdb) {
 			if (read_dirblock(fs, &l, d, buf) < 0) {
 				bm_warn(fs->ctx, fs->dev, ip->off,
 					"xfs: directory inode %llu: cannot "
 					"read block %llu, entries lost",
 					(unsigned long long)ip->ino,
 					(unsigned long long)d);
-				continue;
+				ret = 1;
+			} else {
+				ret = data_block(fs, ip, buf, d, cb, opaque);
 			}
-			ret = data_block(fs, ip, buf, d, cb, opaque);
+			/* A directory of garbage must not flood the
+			 * output with warnings (or take long). */
+			if (ret > 0 && ++bad == 16) {
+				bm_warn(fs->ctx, fs->dev, ip->off,
+					"xfs: directory inode %llu (%s): too "
+					"many bad blocks, the rest is not read",
+					(unsigned long long)ip->ino,
+					ip->path ? ip->path : "?");
+				ret = -1;
+			}
 		}
 		if (d > next)
 			next = d;
 	}
 	free(buf);
 	free(l.e);
-	return ret;
+	return ret < 0 ? -1 : 0;
 }

@@ -199,6 +199,7 @@ static int on_entry(struct bm_xfs *fs, const char *name, size_t namelen,
 		free(path);
 		return 0;
 	}
+	ip.path = path;
 	if ((ip.mode & XFS_S_IFMT) == XFS_S_IFDIR) {
 		if (w->n == w->cap) {
 			w->cap = w->cap ? 2 * w->cap : 64;
@@ -222,6 +223,11 @@ int bm_xfs_walk_tree(struct bm_xfs *fs)
 	struct tree_walk w = { NULL, 0, 0, NULL };
 	size_t head;
 
+	if (fs->rootino == 0 || fs->rootino == XFS_NULLFSINO) {
+		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
+			"xfs: no root directory, files not mapped");
+		return -1;
+	}
 	bm_u64set_add(&fs->inodes, fs->rootino);
 	w.q = bm_malloc(sizeof(*w.q));
 	w.cap = 1;
@@ -235,6 +241,7 @@ int bm_xfs_walk_tree(struct bm_xfs *fs)
 
 		w.dirpath = w.q[head].path;
 		if (bm_xfs_inode_read(fs, w.q[head].ino, &ip) == 0) {
+			ip.path = w.dirpath;
 			if ((ip.mode & XFS_S_IFMT) != XFS_S_IFDIR) {
 				bm_warn(fs->ctx, fs->dev, ip.off,
 					"xfs: root inode %llu is not a "

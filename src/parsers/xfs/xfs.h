@@ -105,6 +105,7 @@ struct bm_xfs {
 /* One decoded inode. */
 struct bm_xfs_inode {
 	uint64_t ino;
+	const char *path; /* for messages: set by the tree walk, or NULL */
 	uint64_t off; /* volume byte offset of the inode */
 	uint8_t *raw; /* inodesize bytes (owned) */
 	uint16_t mode;

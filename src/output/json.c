@@ -1,0 +1,282 @@
+/* JSON and JSON Lines output.
+ *
+ * The schema (documented in bmapgen.1 and doc/json.md):
+ *
+ *   { "format": "bmapgen-map", "version": 1, "generator": "bmapgen X",
+ *     "disks":   [ { "disk", "dev", "source", "input_format", "size" } ],
+ *     "volumes": [ { "id", "dev", "kind", "type", "content", "size",
+ *                    "disk", "parent" } ],
+ *     "objects": [ { "id", "type", "dev", "path" | "name",
+ *                    "ranges": [ { "disk", "start", "end", "roles" } ] } ] }
+ *
+ * JSON Lines writes the same records one per line, each with a "record"
+ * member ("header", "disk", "volume", "object"), so a huge map can be
+ * streamed (jq -c, grep) without holding the document.
+ *
+ * Strings are always valid UTF-8: names from the image that are not
+ * valid UTF-8 have each bad byte replaced by U+FFFD, and the exact bytes
+ * are given as lowercase hex in an extra member with the suffix "_hex"
+ * ("path_hex", "dev_hex").  Control characters (C0, DEL, C1) are written
+ * as \uXXXX escapes.  Offsets are byte offsets in the image, integers,
+ * end exclusive.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../internal.h"
+
+/* Append S as a JSON string literal.  Returns true if S held bytes that
+ * are not valid UTF-8 (replaced by U+FFFD). */
+static bool json_string(struct bm_str *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	bool bad = false;
+	bm_str_putn(b, "\"", 1);
+	while (*p) {
+		uint32_t cp;
+		size_t n = bm_utf8_seq((const char *)p, &cp);
+		if (n == 0) {
+			bm_str_puts(b, "\xef\xbf\xbd"); /* U+FFFD */
+			bad = true;
+			p++;
+			continue;
+		}
+		if (cp == '"' || cp == '\\') {
+			bm_str_putn(b, "\\", 1);
+			bm_str_putn(b, (const char *)p, 1);
+		} else if (cp == '\n') {
+			bm_str_puts(b, "\\n");
+		} else if (cp == '\t') {
+			bm_str_puts(b, "\\t");
+		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			bm_str_printf(b, "\\u%04x", (unsigned)cp);
+		} else {
+			bm_str_putn(b, (const char *)p, n);
+		}
+		p += n;
+	}
+	bm_str_putn(b, "\"", 1);
+	return bad;
+}
+
+/* "key":"value" and, for names that are not valid UTF-8, "key_hex". */
+static void json_member(struct bm_str *b, const char *key, const char *s)
+{
+	bm_str_printf(b, ",\"%s\":", key);
+	if (!s) {
+		bm_str_puts(b, "null");
+		return;
+	}
+	if (json_string(b, s)) {
+		bm_str_printf(b, ",\"%s_hex\":\"", key);
+		for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+			bm_str_printf(b, "%02x", *p);
+		bm_str_puts(b, "\"");
+	}
+}
+
+static void json_roles(struct bm_str *b, unsigned flags)
+{
+	static const struct {
+		unsigned flag;
+		const char *name;
+	} roles[] = {
+		{ BM_RANGE_COPY, "copy" },
+		{ BM_RANGE_PARITY, "parity" },
+		{ BM_RANGE_METADATA, "metadata" },
+		{ BM_RANGE_INLINE, "inline" },
+		{ BM_RANGE_COMPRESSED, "compressed" },
+		{ BM_RANGE_UNWRITTEN, "unwritten" },
+	};
+	bm_str_puts(b, "[");
+	/* A range is "data" unless it is parity or a file's mapping
+	 * metadata; the other roles qualify it. */
+	bool first = true;
+	if (!(flags & (BM_RANGE_PARITY | BM_RANGE_METADATA))) {
+		bm_str_puts(b, "\"data\"");
+		first = false;
+	}
+	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+		if (flags & roles[i].flag) {
+			bm_str_printf(b, "%s\"%s\"", first ? "" : ",",
+				      roles[i].name);
+			first = false;
+		}
+	bm_str_puts(b, "]");
+}
+
+struct writer {
+	FILE *out;
+	bool lines;
+	bool first; /* first element of the current array */
+	int err;
+};
+
+/* Emit one record (B holds its members after a leading comma). */
+static void put_record(struct writer *w, const char *record,
+		       struct bm_str *b)
+{
+	const char *members = b->s ? b->s + 1 : "";
+	int r;
+	if (w->lines)
+		r = fprintf(w->out, "{\"record\":\"%s\",%s}\n", record, members);
+	else
+		r = fprintf(w->out, "%s\n    {%s}", w->first ? "" : ",",
+			    members);
+	if (r < 0)
+		w->err = -1;
+	w->first = false;
+	b->len = 0;
+	if (b->s)
+		b->s[0] = '\0';
+}
+
+static void open_array(struct writer *w, const char *name, bool last_closed)
+{
+	if (!w->lines && fprintf(w->out, "%s  \"%s\": [",
+				 last_closed ? ",\n" : "", name) < 0)
+		w->err = -1;
+	w->first = true;
+}
+
+static void close_array(struct writer *w)
+{
+	if (!w->lines && fputs(w->first ? "]" : "\n  ]", w->out) < 0)
+		w->err = -1;
+}
+
+static void write_disks(struct bm_ctx *ctx, struct writer *w,
+			struct bm_str *b)
+{
+	for (unsigned i = 1; i <= bm_disk_count(ctx); i++) {
+		struct bm_volume *d = bm_disk(ctx, i);
+		bm_str_printf(b, ",\"disk\":%u", i);
+		json_member(b, "dev", d->dev);
+		json_member(b, "source", bm_disk_source(ctx, i));
+		json_member(b, "input_format", bm_disk_format(ctx, i));
+		bm_str_printf(b, ",\"size\":%llu", (unsigned long long)d->size);
+		put_record(w, "disk", b);
+	}
+}
+
+static void write_volumes(struct bm_ctx *ctx, struct writer *w,
+			  struct bm_str *b)
+{
+	size_t n = 0;
+	for (struct bm_volume *v = bm_volumes(ctx); v; v = v->next)
+		n++;
+	struct bm_volume **all = bm_calloc(n ? n : 1, sizeof *all);
+	n = 0;
+	for (struct bm_volume *v = bm_volumes(ctx); v; v = v->next)
+		all[n++] = v;
+	for (size_t i = 0; i < n; i++) {
+		struct bm_volume *v = all[i];
+		bm_str_printf(b, ",\"id\":%zu", i);
+		json_member(b, "dev", v->dev);
+		json_member(b, "kind", v->ops->kind);
+		json_member(b, "type", v->type);
+		json_member(b, "content", v->prober ? v->prober->name : NULL);
+		bm_str_printf(b, ",\"size\":%llu", (unsigned long long)v->size);
+		bm_str_printf(b, ",\"disk\":%u", v->disk);
+		/* Parents are created before their children: search the
+		 * earlier volumes only. */
+		size_t p = i;
+		if (v->parent)
+			for (p = 0; p < i && all[p] != v->parent; p++)
+				;
+		if (p < i)
+			bm_str_printf(b, ",\"parent\":%zu", p);
+		else
+			bm_str_puts(b, ",\"parent\":null");
+		put_record(w, "volume", b);
+	}
+	free(all);
+}
+
+static void write_objects(struct bm_ctx *ctx, struct writer *w,
+			  struct bm_str *b)
+{
+	size_t nobj = bm_object_count(ctx), nr = bm_store_count(ctx);
+	const struct bm_range *r = bm_store_ranges(ctx);
+	/* Bucket the (sorted) ranges by object, keeping their order. */
+	size_t *first = bm_calloc(nobj + 1, sizeof *first);
+	uint32_t *idx = bm_calloc(nr ? nr : 1, sizeof *idx);
+	for (size_t i = 0; i < nr; i++)
+		first[r[i].obj + 1]++;
+	for (size_t o = 0; o < nobj; o++)
+		first[o + 1] += first[o];
+	size_t *fill = bm_calloc(nobj ? nobj : 1, sizeof *fill);
+	for (size_t i = 0; i < nr; i++)
+		idx[first[r[i].obj] + fill[r[i].obj]++] = (uint32_t)i;
+	free(fill);
+
+	for (size_t o = 0; o < nobj; o++) {
+		if (first[o] == first[o + 1])
+			continue; /* interned but never mapped */
+		const struct bm_objinfo *oi = bm_object_info(ctx, (bm_obj)o);
+		bm_str_printf(b, ",\"id\":%zu,\"type\":\"%c\"", o, oi->type);
+		json_member(b, "dev", oi->dev);
+		if (oi->path)
+			json_member(b, oi->type == 'm' ? "name" : "path",
+				    oi->path);
+		bm_str_puts(b, ",\"ranges\":[");
+		bool any = false;
+		/* Join ranges that overlap or touch with the same roles. */
+		for (size_t k = first[o]; k < first[o + 1];) {
+			const struct bm_range *a = &r[idx[k]];
+			uint64_t end = a->end;
+			size_t j = k + 1;
+			for (; j < first[o + 1]; j++) {
+				const struct bm_range *c = &r[idx[j]];
+				if (c->disk != a->disk || c->flags != a->flags ||
+				    c->start > end)
+					break;
+				if (c->end > end)
+					end = c->end;
+			}
+			bm_str_printf(b,
+				      "%s{\"disk\":%u,\"start\":%llu,"
+				      "\"end\":%llu,\"roles\":",
+				      any ? "," : "", a->disk,
+				      (unsigned long long)a->start,
+				      (unsigned long long)end);
+			json_roles(b, a->flags);
+			bm_str_puts(b, "}");
+			any = true;
+			k = j;
+		}
+		bm_str_puts(b, "]");
+		put_record(w, "object", b);
+	}
+	free(first);
+	free(idx);
+}
+
+int bm_write_json(struct bm_ctx *ctx, FILE *out, bool lines)
+{
+	struct writer w = { .out = out, .lines = lines };
+	struct bm_str b = { 0 };
+	const char *head = "\"format\":\"bmapgen-map\",\"version\":1,"
+			   "\"generator\":\"bmapgen " BM_VERSION "\"";
+	if (lines) {
+		if (fprintf(out, "{\"record\":\"header\",%s}\n", head) < 0)
+			w.err = -1;
+	} else if (fprintf(out, "{\n  %s,\n", head) < 0) {
+		w.err = -1;
+	}
+	open_array(&w, "disks", false);
+	write_disks(ctx, &w, &b);
+	close_array(&w);
+	open_array(&w, "volumes", true);
+	write_volumes(ctx, &w, &b);
+	close_array(&w);
+	open_array(&w, "objects", true);
+	write_objects(ctx, &w, &b);
+	close_array(&w);
+	if (!lines && fputs("\n}\n", out) < 0)
+		w.err = -1;
+	bm_str_free(&b);
+	return w.err;
+}

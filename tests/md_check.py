@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""Check the `l` footprints of md arrays in bmapgen maps against mdadm.
+
+Run by tests/test-md.sh in the directory holding the md-*.img test images
+and their maps (SET.map).  For every member of every array (whole disk
+images, or partitions found with sfdisk and cut out with dd), `mdadm
+--examine` (an independent superblock reader) gives the data offset and
+the size md uses; the array's `l` object must cover exactly
+[member start + data offset, + used bytes) on that disk, one range per
+member and nothing else:
+
+  raid1, raid5    used = "Used Dev Size" (rounded down to the chunk for
+                  raid5: md's stripes; parity chunks included)
+  raid0           used = "Avail Dev Size" rounded down to the chunk
+  raid10          used = array size x copies / members, rounded up to
+                  the chunk (md's calc_sectors)
+
+Prints one "ok"/"FAIL" line per member; exit 1 on any failure.
+
+    md_check.py blank-parity SRC DST   (see blank_parity())
+SPDX-License-Identifier: GPL-2.0-or-later
+"""
+
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+SETS = [  # set, array device in the map, members zeroed on purpose
+    ("r1", "/dev/md/r1"),
+    ("r5lvm", "/dev/md/r5lvm"),
+    ("r10f", "/dev/md/r10f"),
+    ("r0", "/dev/md/r0"),
+    ("r5deg", "/dev/md/r5deg"),
+    ("r090", "/dev/md0"),
+]
+
+
+def members(img):
+    """(start, size) of the places on IMG that may be md members."""
+    size = os.path.getsize(img)
+    r = subprocess.run(["sfdisk", "-J", img], capture_output=True, text=True)
+    if r.returncode != 0 or not r.stdout.strip():
+        return [(0, size)]
+    pt = json.loads(r.stdout)["partitiontable"]
+    ss = pt.get("sectorsize", 512)
+    return [(p["start"] * ss, p["size"] * ss) for p in pt["partitions"]]
+
+
+def examine(img, start, size, tmp):
+    """mdadm --examine of bytes [start, start+size) of IMG, as a dict."""
+    with open(img, "rb") as f, open(tmp, "wb") as o:
+        f.seek(start)
+        left = size
+        while left:
+            b = f.read(min(left, 1 << 20))
+            if not b:
+                break
+            o.write(b)
+            left -= len(b)
+    r = subprocess.run(["mdadm", "--examine", tmp], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    info = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"^\s*([A-Za-z ]+?) : (.*)$", line)
+        if m:
+            info[m.group(1)] = m.group(2).strip()
+    return info
+
+
+def num(s):
+    return int(s.split()[0])
+
+
+def chunk_bytes(info):
+    c = info.get("Chunk Size", "0K")
+    m = re.match(r"(\d+)K", c)
+    return int(m.group(1)) * 1024 if m else 0
+
+
+def expected(info):
+    """(data offset, used bytes) on this member."""
+    v = info["Version"]
+    level = info["Raid Level"]
+    chunk = chunk_bytes(info)
+    # mdadm leaves out a zero data offset (1.0) and a used size equal to
+    # the available size
+    if v.startswith("0.9"):
+        off = 0
+        unit = 1024  # 0.90 sizes are in KiB
+    else:
+        off = num(info.get("Data Offset", "0")) * 512
+        unit = 512
+    if level in ("raid1", "raid5", "raid4", "raid6"):
+        used = num(info.get("Used Dev Size") or info["Avail Dev Size"]) * unit
+        if chunk and level != "raid1":
+            used -= used % chunk
+    elif level == "raid0":
+        used = num(info["Avail Dev Size"]) * unit
+        used -= used % chunk
+    elif level == "raid10":
+        arr = num(info["Array Size"]) * 1024
+        layout = info.get("Layout", "")
+        copies = 1
+        for m in re.finditer(r"(near|far|offset)=(\d+)", layout):
+            copies *= int(m.group(2))
+        n = int(info["Raid Devices"])
+        used = -(-(arr * copies // n) // chunk) * chunk
+    else:
+        raise ValueError("level " + level)
+    return off, used
+
+
+def footprint(mapfile, dev):
+    """{disk: [(start, end)]} of `l` objects DEV, adjacent ranges merged."""
+    out = {}
+    with open(mapfile, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            w = line.split(" ", 5)
+            if len(w) < 5 or w[3] != "l" or w[4].rstrip("\n") != dev:
+                continue
+            d, s, e = int(w[0]), int(w[1], 16), int(w[2], 16)
+            out.setdefault(d, []).append((s, e))
+    for d, rs in out.items():
+        rs.sort()
+        merged = []
+        for s, e in rs:
+            if merged and s <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+            else:
+                merged.append((s, e))
+        out[d] = merged
+    return out
+
+
+def blank_parity(src, dst):
+    """Copy disk image SRC to DST with the parity chunks of its
+    left-symmetric raid5 members zeroed.  In a 3-member raid5, P = D1 xor
+    D2 repeats a data sector verbatim wherever the other one is zero, so a
+    tag would appear in parity, which belongs to no file.  Parity places
+    come from mdadm --examine (role, data offset, chunk, used size) and the
+    textbook left-symmetric rule: stripe s has P on member n-1 - s mod n."""
+    with open(src, "rb") as f:
+        img = bytearray(f.read())
+    with tempfile.TemporaryDirectory() as td:
+        tmp = os.path.join(td, "member")
+        for start, size in members(src):
+            info = examine(src, start, size, tmp)
+            if info is None or info["Raid Level"] != "raid5":
+                continue
+            if info.get("Layout") != "left-symmetric":
+                raise ValueError("layout " + info.get("Layout", "?"))
+            n = int(info["Raid Devices"])
+            role = int(info["Device Role"].split()[-1])
+            chunk = chunk_bytes(info)
+            off, used = expected(info)
+            for s in range(used // chunk):
+                if n - 1 - s % n == role:
+                    a = start + off + s * chunk
+                    img[a:a + chunk] = bytes(chunk)
+    with open(dst, "wb") as f:
+        f.write(img)
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "blank-parity":
+        blank_parity(sys.argv[2], sys.argv[3])
+        return 0
+    fail = 0
+    with tempfile.TemporaryDirectory() as td:
+        tmp = os.path.join(td, "member")
+        for name, dev in SETS:
+            imgs = sorted(glob.glob("md-%s.img" % name) +
+                          glob.glob("md-%s-?.img" % name))
+            fp = footprint(name + ".map", dev)
+            want = {}
+            for disk, img in enumerate(imgs, 1):
+                for start, size in members(img):
+                    info = examine(img, start, size, tmp)
+                    if info is None:
+                        print("ok %s: %s at 0x%x: no md superblock" % (name, img, start))
+                        continue
+                    off, used = expected(info)
+                    want.setdefault(disk, []).append((start + off, start + off + used))
+            for disk in sorted(set(want) | set(fp)):
+                w = sorted(want.get(disk, []))
+                g = fp.get(disk, [])
+                if w == g:
+                    print("ok %s: disk %d: %s" % (name, disk, " ".join(
+                        "%x-%x" % r for r in w)))
+                else:
+                    print("FAIL %s: disk %d: mdadm %s, bmapgen %s" % (name, disk, " ".join(
+                        "%x-%x" % r for r in w), " ".join("%x-%x" % r for r in g)))
+                    fail = 1
+    return fail
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+#!/bin/bash
+# bmaptool output: flash with the real `bmaptool copy --bmap` onto a
+# target full of random garbage (a used device, not a zeroed sparse
+# file), then check the copy with independent tools: e2fsck -fn, every
+# file read back with debugfs rdump and compared, the boot-loader bytes
+# in the GPT gap and an unrecognised partition byte for byte.  Reports
+# bytes written by bmapgen's bmap against `bmaptool create`'s.
+set -euo pipefail
+BMAPGEN=${BMAPGEN:-build/bmapgen}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+fail=0
+command -v bmaptool >/dev/null || { echo "SKIP - no bmaptool"; exit 77; }
+
+mkfs() { mke2fs -q -F -F -E root_owner=0:0 "$@" > /dev/null; }
+
+# Fill FILE (which must exist with the right size) with garbage.
+garbage() { head -c "$(stat -c %s "$1")" /dev/urandom > "$1.g" && mv "$1.g" "$1"; }
+
+flash() { # name image target-size -> $1.out, $1.bmap
+	local name=$1 img=$2 st=0
+	"$BMAPGEN" -f bmaptool -o "$name.bmap" "$img" 2> "$name.err" || st=$?
+	if [ "$st" != 0 ]; then
+		echo "FAIL - $name: bmapgen exited $st"; cat "$name.err"; fail=1
+		return 1
+	fi
+	truncate -s "$(stat -c %s "$img")" "$name.out"
+	garbage "$name.out"
+	if ! bmaptool -q copy --bmap "$name.bmap" "$img" "$name.out" 2> "$name.cerr"; then
+		echo "FAIL - $name: bmaptool copy:"; cat "$name.cerr"; fail=1
+		return 1
+	fi
+	bmaptool -q create -o "$name.ref.bmap" "$img"
+	local ours theirs
+	ours=$(sed -n 's/.*<MappedBlocksCount> *\([0-9]*\).*/\1/p' "$name.bmap")
+	theirs=$(sed -n 's/.*<MappedBlocksCount> *\([0-9]*\).*/\1/p' "$name.ref.bmap")
+	echo "# $name: bmapgen bmap writes $((ours * 4)) KiB, bmaptool create $((theirs * 4)) KiB"
+}
+
+fscheck() { # name fs-image-of-copy source-tree
+	if e2fsck -fn "$2" > "$2.fsck" 2>&1; then
+		echo "ok - $1: e2fsck -fn clean"
+	else
+		echo "FAIL - $1: e2fsck -fn:"; head -20 "$2.fsck"; fail=1
+	fi
+	rm -rf "$2.dump" && mkdir "$2.dump"
+	debugfs -R "rdump / $2.dump" "$2" 2>/dev/null
+	rm -rf "$2.dump/lost+found"
+	if diff -r "$3" "$2.dump" > "$2.diff" 2>&1; then
+		echo "ok - $1: every file reads back identical"
+	else
+		echo "FAIL - $1: files differ:"; head -20 "$2.diff"; fail=1
+	fi
+}
+
+# --- A: a bare ext4 filesystem with assorted files (extents, htree,
+# inline data, a sparse file, a fragmented file written through a mount)
+mkdir -p a/dir/sub a/many
+head -c 3000000 /dev/urandom > a/big
+seq 1 100000 > a/dir/seq
+for i in $(seq 1 600); do echo "file $i" > "a/many/f$i"; done
+truncate -s 20M a/sparse
+printf 'middle' | dd of=a/sparse bs=1M seek=10 conv=notrunc status=none
+ln -s big a/link
+printf 'x' > a/dir/sub/tiny
+mkfs -t ext4 -O metadata_csum -d a a.img 64M
+flash a a.img && fscheck "ext4 image" a.out a
+
+# --- B: GPT disk: ext4, a boot loader in the gap before partition 1,
+# an unrecognised partition with data, an empty partition
+truncate -s 96M b.disk
+sfdisk -q b.disk <<SF
+label: gpt
+start=2048, size=$((64*2048))
+start=$((2048 + 64*2048)), size=$((8*2048))
+start=$((2048 + 72*2048))
+SF
+mkdir -p b
+head -c 1000000 /dev/urandom > b/blob
+seq 1 30000 > b/text
+mkfs -t ext4 -d b b.img 64M
+dd if=b.img of=b.disk bs=1M seek=1 conv=notrunc status=none
+head -c 20000 /dev/urandom > loader              # like GRUB's core.img
+dd if=loader of=b.disk bs=512 seek=40 conv=notrunc status=none
+head -c 300000 /dev/urandom > unknown            # not a filesystem
+dd if=unknown of=b.disk bs=1M seek=65 conv=notrunc status=none
+if flash b b.disk; then
+	dd if=b.out of=b.out.fs bs=1M skip=1 count=64 status=none
+	fscheck "GPT + ext4" b.out.fs b
+	cmp <(head -c 20000 loader) <(dd if=b.out bs=512 skip=40 count=40 status=none | head -c 20000) &&
+		echo "ok - GPT gap (boot loader) copied" ||
+		{ echo "FAIL - boot loader bytes in the GPT gap not copied"; fail=1; }
+	cmp unknown <(dd if=b.out bs=1M skip=65 status=none | head -c 300000) &&
+		echo "ok - unrecognised partition copied" ||
+		{ echo "FAIL - unrecognised partition not copied"; fail=1; }
+	pt() { sfdisk -d "$1" | sed -e '/^device:/d' -e 's/^[^ ]* :/P :/'; }
+	pt b.disk > b.pt && pt b.out > b.out.pt && diff b.pt b.out.pt >/dev/null &&
+		echo "ok - partition table" ||
+		{ echo "FAIL - partition table differs"; fail=1; }
+fi
+
+# --- the bmap file checksum is what bmaptool computes: corrupting one
+# range checksum must make bmaptool refuse
+[ -f a.bmap ] && python3 - a.bmap <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+m = re.search(r'chksum="([0-9a-f])', t)
+d = '0' if m.group(1) != '0' else '1'
+open(sys.argv[1], 'w').write(t[:m.start(1)] + d + t[m.end(1):])
+PY
+if bmaptool -q copy --bmap a.bmap a.img a.out2 2>/dev/null; then
+	echo "FAIL - bmaptool accepted a bmap with a damaged range checksum"; fail=1
+else
+	echo "ok - bmaptool rejects a damaged bmap"
+fi
+exit $fail
