@@ -24,7 +24,7 @@ DEPS_TEST = e2fsprogs fdisk gdisk xfsprogs btrfs-progs dosfstools mtools \
 	util-linux attr kmod mdadm bmap-tools qemu-utils python3-libnbd
 DEPS = $(DEPS_BUILD)
 
-.PHONY: all run check deps deps-test setup images oracle clean fuzz
+.PHONY: all run check deps deps-test setup images oracle clean fuzz bench
 
 all: setup
 	ninja -C $(BUILD)
@@ -65,6 +65,11 @@ $(FUZZBUILD)/build.ninja:
 fuzz: deps-test $(FUZZBUILD)/build.ninja
 	ninja -C $(FUZZBUILD)
 	./tests/fuzz/run-fuzz.sh $(FUZZBUILD) $(FUZZ_SECONDS)
+
+# Benchmarks (not part of check): see tests/bench/bench.py.
+BENCH_ARGS ?= --callgrind --nbd
+bench: deps-test all
+	BMAPGEN=$(BUILD)/bmapgen ./tests/bench/bench.py $(BENCH_ARGS)
 
 images:
 	./tests/images/make-images

@@ -17,15 +17,13 @@
 
 #include "bmapgen.h"
 #include "commands.h"
+#include "layers/nbd.h"
 #include "output/mapread.h"
 
 int bm_map_load(struct bm_map *m, const char *path, int verbose)
 {
 	bm_map_init(m);
-	bool is_uri = strncmp(path, "nbd:", 4) == 0 ||
-		      strncmp(path, "nbd+", 4) == 0 ||
-		      strncmp(path, "nbds:", 5) == 0 ||
-		      strncmp(path, "nbds+", 5) == 0;
+	bool is_uri = bm_nbd_uri(path);
 	FILE *f = is_uri ? NULL : fopen(path, "r");
 	if (!is_uri && !f) {
 		fprintf(stderr, "bmapgen: cannot open %s: %s\n", path,

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "bmapgen.h"
 #include "commands.h"
 
@@ -26,8 +27,9 @@ static void usage(FILE *f)
 	      "  -o, --output=FILE   write the map to FILE (default stdout)\n"
 	      "  -f, --format=FMT    output format: virt-bmap (default), json,\n"
 	      "                      jsonl, bmaptool\n"
-	      "      --input-format=FMT  image format: auto (default: qcow2\n"
-	      "                      is recognised), raw, qcow2\n"
+	      "      --input-format=FMT\n"
+	      "                      image format: auto (default; qcow2 is\n"
+	      "                      recognised), raw, qcow2\n"
 	      "  -v, --verbose       say what is found on stderr\n"
 	      "  -h, --help          this help\n"
 	      "  -V, --version       print the version\n"
@@ -42,6 +44,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* Batch mode has options of its own. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--batch") == 0)
+			return bm_batch_main(argc, argv);
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'f' },

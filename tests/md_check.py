@@ -9,9 +9,10 @@ the size md uses; the array's `l` object must cover exactly
 [member start + data offset, + used bytes) on that disk, one range per
 member and nothing else:
 
-  raid1, raid5    used = "Used Dev Size" (rounded down to the chunk for
-                  raid5: md's stripes; parity chunks included)
+  raid1, raid4/5/6  used = "Used Dev Size" (rounded down to the chunk for
+                  raid4/5/6: md's stripes; parity chunks included)
   raid0           used = "Avail Dev Size" rounded down to the chunk
+  linear          used = "Avail Dev Size" (rounded down to "Rounding")
   raid10          used = array size x copies / members, rounded up to
                   the chunk (md's calc_sectors)
 
@@ -36,6 +37,11 @@ SETS = [  # set, array device in the map, members zeroed on purpose
     ("r0", "/dev/md/r0"),
     ("r5deg", "/dev/md/r5deg"),
     ("r090", "/dev/md0"),
+    ("r6", "/dev/md/r6"),
+    ("r10n3", "/dev/md/r10n3"),
+    ("r10o2", "/dev/md/r10o2"),
+    ("lin", "/dev/md/lin"),
+    ("r4", "/dev/md/r4"),
 ]
 
 
@@ -102,6 +108,12 @@ def expected(info):
     elif level == "raid0":
         used = num(info["Avail Dev Size"]) * unit
         used -= used % chunk
+    elif level == "linear":
+        used = num(info["Avail Dev Size"]) * unit
+        m = re.match(r"(\d+)K", info.get("Rounding", "0K"))
+        r = int(m.group(1)) * 1024 if m else 0
+        if r:
+            used -= used % r
     elif level == "raid10":
         arr = num(info["Array Size"]) * 1024
         layout = info.get("Layout", "")
@@ -138,28 +150,38 @@ def footprint(mapfile, dev):
 
 
 def blank_parity(src, dst):
-    """Copy disk image SRC to DST with the parity chunks of its
-    left-symmetric raid5 members zeroed.  In a 3-member raid5, P = D1 xor
-    D2 repeats a data sector verbatim wherever the other one is zero, so a
-    tag would appear in parity, which belongs to no file.  Parity places
-    come from mdadm --examine (role, data offset, chunk, used size) and the
-    textbook left-symmetric rule: stripe s has P on member n-1 - s mod n."""
+    """Copy disk image SRC to DST with the parity chunks of its raid4 and
+    left-symmetric raid5/6 members zeroed.  P (and Q, whose first data
+    coefficient is 1) repeat a data sector verbatim wherever the stripe's
+    other data sectors are zero, so a tag would appear in parity, which
+    belongs to no file.  Parity places come from mdadm --examine (role,
+    data offset, chunk, used size) and the textbook rules: raid4 P on the
+    last member; left-symmetric stripe s has P on member n-1 - s mod n and
+    raid6's Q on the next one."""
     with open(src, "rb") as f:
         img = bytearray(f.read())
     with tempfile.TemporaryDirectory() as td:
         tmp = os.path.join(td, "member")
         for start, size in members(src):
             info = examine(src, start, size, tmp)
-            if info is None or info["Raid Level"] != "raid5":
+            if info is None:
                 continue
-            if info.get("Layout") != "left-symmetric":
+            level = info["Raid Level"]
+            if level not in ("raid4", "raid5", "raid6"):
+                continue
+            if level != "raid4" and info.get("Layout") != "left-symmetric":
                 raise ValueError("layout " + info.get("Layout", "?"))
             n = int(info["Raid Devices"])
             role = int(info["Device Role"].split()[-1])
             chunk = chunk_bytes(info)
             off, used = expected(info)
             for s in range(used // chunk):
-                if n - 1 - s % n == role:
+                if level == "raid4":
+                    par = (n - 1,)            # P on the last member
+                else:
+                    p = n - 1 - s % n         # P rotates backwards
+                    par = (p, (p + 1) % n) if level == "raid6" else (p,)
+                if role in par:
                     a = start + off + s * chunk
                     img[a:a + chunk] = bytes(chunk)
     with open(dst, "wb") as f:
@@ -176,6 +198,8 @@ def main():
         for name, dev in SETS:
             imgs = sorted(glob.glob("md-%s.img" % name) +
                           glob.glob("md-%s-?.img" % name))
+            if not imgs:
+                continue
             fp = footprint(name + ".map", dev)
             want = {}
             for disk, img in enumerate(imgs, 1):

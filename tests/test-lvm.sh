@@ -1,25 +1,19 @@
 #!/bin/bash
-# LVM2 tests on the images made by tests/images/mk-lvm.sh (in the
-# libguestfs appliance: this kernel has no device-mapper).
+# LVM2 tests on the images made by tests/images/mk-lvm.sh in the
+# libguestfs appliance (this kernel has no device-mapper).
 #
 # For each image set: bmapgen must map it without warnings; every LV's
 # `l` object must equal LVM's own PV segment report (tests/lvm_check.py);
 # the tagged tree in every LV must be found with 100 % recall and nothing
-# misattributed (tests/oracle/tagscan.py, per LV device), and on mirrored
-# LVs every tagged sector must be found (and mapped) twice.
-# Then robustness: damaged copies of the images must not crash bmapgen.
-set -euo pipefail
-BMAPGEN=${BMAPGEN:-build/bmapgen}
-SRCDIR=${SRCDIR:-.}
+# misattributed (tests/oracle/tagscan.py, per LV device); on mirrored LVs
+# every tagged sector must be found, and mapped, twice; record-via-NBD
+# (tests/oracle/nbdrecord.py: the kernel's own reads) must agree.  Then:
+# a missing PV, and damaged copies of the images (no crash).
+. "$(dirname "$0")/oracle/lib.sh"
 IMG=$SRCDIR/tests/images
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok - $*"; }
-bad() { echo "FAIL - $*"; fail=1; }
 
 for f in "$IMG"/lvm-*.img.xz; do
-	xz -dc "$f" > "$T/$(basename "$f" .xz)"
+	xz -dc "$f" | dd of="$T/$(basename "$f" .xz)" bs=64k conv=sparse status=none
 done
 cd "$T"
 
@@ -36,7 +30,7 @@ tagcheck() { # set lv [extra tagscan args]
 		python3 "$SRCDIR/tests/oracle/tagscan.py" --manifest "$IMG/lvm-tree.json" \
 			--map "$set.map" --device "/dev/vgt/$lv" --root /tree \
 			"$@" lvm-$set?.img | head -30 || true
-		return 0
+		return 1
 	fi
 	TAGJSON=$out
 }
@@ -48,13 +42,7 @@ copies_all() { # set lv: every tagged sector found and mapped twice
 }
 
 for set in a b; do
-	st=0
-	"$BMAPGEN" lvm-$set?.img > $set.map 2> $set.err || st=$?
-	if [ $st = 0 ] && [ ! -s $set.err ]; then
-		ok "$set: bmapgen exit 0, no warnings"
-	else
-		bad "$set: bmapgen exit $st"; cat $set.err
-	fi
+	run_bmapgen $set.map lvm-$set?.img
 	disks=$(ls lvm-$set?.img | awk '{printf "%s/dev/sd%c", NR>1?",":"", 96+NR}')
 	if python3 "$SRCDIR/tests/lvm_check.py" $set.map "$IMG/lvm-$set.pvsegs.json" \
 		"$IMG/lvm-$set.lvs.json" "$IMG/lvm-$set.extent.txt" "$disks" > $set.lcheck; then
@@ -64,11 +52,17 @@ for set in a b; do
 	fi
 done
 
-for lv in lin s2 s3 r1 r5 th1 th2 th1snap oldsnap; do tagcheck a $lv; done
+for lv in lin s2 s3 r5 th1 th2 th1snap oldsnap; do tagcheck a $lv || true; done
 tagcheck a r1 && copies_all a r1
-for lv in r0 r4 r5ra r6 r6nc r10 mir; do tagcheck b $lv; done
+for lv in r0 r4 r5ra r6 r6nc; do tagcheck b $lv || true; done
 tagcheck b r10 && copies_all b r10
 tagcheck b mir && copies_all b mir
+
+# The kernel's view: what it reads for each file and directory.
+if [ "${LVM_NO_NBD:-}" != 1 ]; then
+	nbdrecord_pass lvm-a --map a.map --max-objects 150 lvm-a?.img
+	nbdrecord_pass lvm-b --map b.map --max-objects 150 lvm-b?.img
+fi
 
 # A missing PV: map set A without its third disk.  Warned (exit 1), and
 # the LVs wholly on the first two PVs still map completely.
@@ -89,35 +83,33 @@ for lv in lin s2 r1; do
 	fi
 done
 
-# Damage: flip bytes in the label, PV header, metadata area header and
-# text, and at random places; bmapgen must not crash (exit 0..2).
-python3 - <<'EOF'
-import random, shutil
-rng = random.Random(4)
-src = open("lvm-a1.img", "rb").read()
-for i in range(40):
-    b = bytearray(src)
-    if i < 10:
-        region = (0x200, 0x400)
-    elif i < 20:
-        region = (0x1000, 0x1200)
-    elif i < 30:
-        region = (0x1200, 0x10000)
-    else:
-        region = (0, len(b))
-    for _ in range(rng.choice([1, 4, 32])):
-        b[rng.randrange(*region)] ^= 1 << rng.randrange(8)
-    open("dmg%02d.img" % i, "wb").write(b)
-EOF
+# Damage: flip bits in the label, PV header, metadata area header and
+# text, and at random places of the first PV; bmapgen must not crash or
+# hang (exit 0..2).
 crashes=0
-for i in $(seq -w 0 39); do
+for i in $(seq 0 29); do
+	cp --sparse=always lvm-a1.img dmg.img
+	python3 - "$i" <<'EOF2'
+import random, sys
+i = int(sys.argv[1])
+rng = random.Random(i)
+regions = [(0x200, 0x400), (0x1000, 0x1200), (0x1200, 0x100000), (0, 48 << 20)]
+lo, hi = regions[i % 4]
+with open("dmg.img", "r+b") as f:
+    for _ in range(rng.choice([1, 4, 32])):
+        off = rng.randrange(lo, hi)
+        f.seek(off)
+        b = f.read(1) or b"\0"
+        f.seek(off)
+        f.write(bytes([b[0] ^ (1 << rng.randrange(8))]))
+EOF2
 	st=0
-	timeout 20 "$BMAPGEN" dmg$i.img lvm-a2.img lvm-a3.img > /dev/null 2>&1 || st=$?
+	timeout 20 "$BMAPGEN" dmg.img lvm-a2.img lvm-a3.img > /dev/null 2>&1 || st=$?
 	if [ $st -gt 2 ]; then
-		echo "  dmg$i.img: exit $st"; crashes=$((crashes + 1))
+		echo "  damage $i: exit $st"; crashes=$((crashes + 1))
 	fi
-	rm -f dmg$i.img
 done
-if [ $crashes = 0 ]; then ok "40 damaged images: no crash"; else bad "$crashes damaged images crashed"; fi
+rm -f dmg.img
+if [ $crashes = 0 ]; then ok "30 damaged images: no crash"; else bad "$crashes damaged images crashed"; fi
 
-exit $fail
+oracle_done

@@ -176,6 +176,13 @@ static void test_sb1_raid1(void)
 				 .data_size = 2048 - 16, .events = 5,
 				 .name = "host:root", .roles = { 0, 1 } };
 		put_sb1(d[i], MiB, &s);
+		/* the array holds a DOS partition table: sectors 1-100 */
+		uint8_t *mbr = d[i] + 8192;
+		mbr[446 + 4] = 0x83;
+		bm_put_le32(mbr + 446 + 8, 1);
+		bm_put_le32(mbr + 446 + 12, 100);
+		mbr[510] = 0x55;
+		mbr[511] = 0xaa;
 		v[i] = bm_volume_memory(ctx, d[i], MiB, i ? "/dev/sdb" : "/dev/sda",
 					(unsigned)i + 1);
 		bm_probe_volume(v[i]);
@@ -192,6 +199,9 @@ static void test_sb1_raid1(void)
 			      s == 4096 && e == 4096 + 512,
 		      "1.2 superblock");
 	}
+	CHECK(find(ctx, 'p', "/dev/md/root1", NULL, 2, &s, &e) == 1 &&
+		      s == 8192 + 512 && e == s + 100 * 512,
+	      "partition of the array on the second member");
 	CHECK(bm_ctx_status(ctx) == BM_OK, "clean raid1");
 	bm_ctx_free(ctx);
 

@@ -21,6 +21,7 @@ struct image {
 	int fd;
 	char *path;
 	unsigned disk;
+	uint64_t nreads, nbytes; /* I/O accounting, reported with -v */
 };
 
 static int image_read(struct bm_volume *v, void *buf, size_t len,
@@ -28,6 +29,8 @@ static int image_read(struct bm_volume *v, void *buf, size_t len,
 {
 	struct image *im = v->priv;
 	uint8_t *p = buf;
+	im->nreads++;
+	im->nbytes += len;
 	/* pread may return short counts; loop until done, EOF or error. */
 	while (len) {
 		ssize_t n = pread(im->fd, p, len, (off_t)off);
@@ -57,6 +60,9 @@ static int image_map(struct bm_volume *v, uint64_t off, uint64_t len,
 static void image_destroy(struct bm_volume *v)
 {
 	struct image *im = v->priv;
+	bm_debug(v->ctx, "%s: %llu reads, %llu bytes read from %s", v->dev,
+		 (unsigned long long)im->nreads,
+		 (unsigned long long)im->nbytes, im->path);
 	close(im->fd);
 	free(im->path);
 	free(im);

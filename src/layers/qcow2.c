@@ -18,6 +18,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -62,6 +64,7 @@ struct layer {
 	unsigned l2c_next;
 	uint64_t zdesc;  /* L2 entry of the cached decompressed cluster */
 	uint8_t *zbuf, *cbuf;
+	ZSTD_DCtx *zstd; /* kept: creating one per cluster is costly */
 	struct layer *backing;
 };
 
@@ -103,6 +106,7 @@ static void layer_free(struct layer *l)
 			free(l->l2c[i].buf);
 		free(l->zbuf);
 		free(l->cbuf);
+		ZSTD_freeDCtx(l->zstd);
 		free(l);
 		l = b;
 	}
@@ -147,9 +151,10 @@ static int inflate_cluster(struct layer *l, const uint8_t *in, size_t n)
 
 static int unzstd_cluster(struct layer *l, const uint8_t *in, size_t n)
 {
-	ZSTD_DCtx *dc = ZSTD_createDCtx();
-	if (!dc)
+	if (!l->zstd && !(l->zstd = ZSTD_createDCtx()))
 		return -1;
+	ZSTD_DCtx *dc = l->zstd;
+	ZSTD_DCtx_reset(dc, ZSTD_reset_session_only);
 	ZSTD_inBuffer ib = { in, n, 0 };
 	ZSTD_outBuffer ob = { l->zbuf, l->cluster_size, 0 };
 	int ok = -1;
@@ -168,7 +173,6 @@ static int unzstd_cluster(struct layer *l, const uint8_t *in, size_t n)
 		if (r == 0 || (ib.pos == in0 && ob.pos == out0))
 			break; /* frame ended short, or no progress */
 	}
-	ZSTD_freeDCtx(dc);
 	return ok;
 }
 
@@ -543,9 +547,15 @@ static struct layer *open_layer(struct opener *o, int fd, const char *path,
 		close(fd);
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		bm_fail(o->ctx, o->dev, BM_NO_OFFSET, "%s: not a regular file",
-			path);
+	uint64_t file_size = 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		file_size = (uint64_t)st.st_size;
+	else if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) &&
+		 ioctl(fd, BLKGETSIZE64, &file_size) == 0)
+		; /* an LV or device holding the image */
+	else {
+		bm_fail(o->ctx, o->dev, BM_NO_OFFSET, "%s: not a regular file "
+			"or block device", path);
 		close(fd);
 		return NULL;
 	}
@@ -559,7 +569,7 @@ static struct layer *open_layer(struct opener *o, int fd, const char *path,
 	}
 	struct layer *l = bm_calloc(1, sizeof *l);
 	l->fd = fd;
-	l->file_size = (uint64_t)st.st_size;
+	l->file_size = file_size;
 	l->zdesc = UINT64_MAX; /* never a valid compressed descriptor */
 	uint8_t head[4] = { 0 };
 	if (!format)

@@ -80,9 +80,9 @@ nbdrecord_replay_fails() { # label map images...
 	python3 "$ORACLE/nbdrecord.py" --replay "$T/rec-$label" --map "$map" "$@" \
 		> "$T/nbd-broken.out" 2>&1 || st=$?
 	if [ $st = 1 ]; then
-		ok "$label: nbdrecord rejects the broken map ($(grep -E '^  agreement' "$T/nbd-broken.out" | tr -s ' '))"
+		ok "$label: nbdrecord rejects $(basename "$map") ($(grep -E '^  agreement' "$T/nbd-broken.out" | tr -s ' '))"
 	else
-		bad "$label: nbdrecord exit $st on a broken map"
+		bad "$label: nbdrecord exit $st on $(basename "$map")"
 		cat "$T/nbd-broken.out"
 	fi
 }
@@ -102,6 +102,81 @@ with open(src, "rb") as f, open(dst, "wb") as o:
             line = b" ".join(w)
         o.write(line)
 PY
+}
+
+# --- test images -------------------------------------------------
+
+# GPT disk OUT.img: p1 (4 MiB) empty ext2, p2 (64 MiB) ext4 made by
+# mke2fs -d with the "default" tagged tree (OUT.json, seed 11, ids from
+# 200001: distinct from every other tree the tests put on one VM).
+build_gpt_ext4() { # out
+	local out=$1
+	export E2FSPROGS_FAKE_TIME=1700000000
+	python3 "$ORACLE/tagtree.py" gen --profile default --seed 11 --first-id 200001 \
+		--no-fsync --manifest "$out.json" "$out.tree"
+	mke2fs -q -F -t ext2 -b 4096 -U 0a7e1a5e-0000-4000-8000-000000000001 \
+		-E hash_seed=0a7e1a5e-0000-4000-8000-000000000002,root_owner=0:0 \
+		"$out.p1" 4M > /dev/null
+	mke2fs -q -F -t ext4 -b 4096 -U 0a7e1a5e-0000-4000-8000-000000000003 \
+		-E hash_seed=0a7e1a5e-0000-4000-8000-000000000004,root_owner=0:0 \
+		-d "$out.tree" "$out.p2" 64M > /dev/null
+	rm -f "$out.img"
+	truncate -s 72M "$out.img"
+	printf '%s\n' 'label: gpt' 'label-id: 0A7E1A5E-0000-4000-8000-0000000000AA' \
+		'start=2048, size=8192, type=linux, uuid=0A7E1A5E-0000-4000-8000-0000000000A1, name=empty' \
+		'start=10240, size=131072, type=linux, uuid=0A7E1A5E-0000-4000-8000-0000000000A2, name=tree' |
+		sfdisk -q "$out.img"
+	dd if="$out.p1" of="$out.img" bs=512 seek=2048 conv=notrunc,sparse status=none
+	dd if="$out.p2" of="$out.img" bs=512 seek=10240 conv=notrunc,sparse status=none
+	rm -rf "$out.p1" "$out.p2" "$out.tree"
+}
+
+# MBR disk OUT.img: p1 primary 2 MiB (no filesystem), p2 extended,
+# logical p5 ext2 with 1 KiB blocks (mke2fs -d, "small" tree, ids from
+# 300001: OUT-ext2.json), logical p6 ext3 with 4 KiB blocks whose "default"
+# tree (ids from 400001: OUT-ext3.json) the kernel writes through a
+# loop mount of the partition, so /frag is really fragmented.
+build_mbr_ext() { # out
+	local out=$1 p5s p5n p6s p6n loop
+	export E2FSPROGS_FAKE_TIME=1700000000
+	rm -f "$out.img"
+	truncate -s 112M "$out.img"
+	printf '%s\n' 'label: dos' 'label-id: 0x0a7e1a5e' 'start=2048, size=4096, type=83' \
+		'start=8192, size=219136, type=5' 'start=10240, size=40960, type=83' \
+		'start=53248, size=174080, type=83' | sfdisk -q "$out.img"
+	# where sfdisk put them (its own view, not bmapgen's)
+	read -r p5s p5n <<<"$(sfdisk -d "$out.img" | awk '/img5 :/ {gsub(",", ""); print $4, $6}')"
+	read -r p6s p6n <<<"$(sfdisk -d "$out.img" | awk '/img6 :/ {gsub(",", ""); print $4, $6}')"
+	python3 "$ORACLE/tagtree.py" gen --profile small --seed 5 --first-id 300001 \
+		--no-fsync --manifest "$out-ext2.json" "$out.tree"
+	mke2fs -q -F -t ext2 -b 1024 -U 0a7e1a5e-0000-4000-8000-000000000005 \
+		-E hash_seed=0a7e1a5e-0000-4000-8000-000000000006,root_owner=0:0 \
+		-d "$out.tree" "$out.p5" $((p5n / 2))k > /dev/null
+	dd if="$out.p5" of="$out.img" bs=512 seek="$p5s" conv=notrunc,sparse status=none
+	rm -rf "$out.p5" "$out.tree"
+	mke2fs -q -F -t ext3 -b 4096 -U 0a7e1a5e-0000-4000-8000-000000000007 \
+		-E hash_seed=0a7e1a5e-0000-4000-8000-000000000008,root_owner=0:0,offset=$((p6s * 512)) \
+		"$out.img" $((p6n / 8)) > /dev/null
+	loop=$(losetup -f --show -o $((p6s * 512)) --sizelimit $((p6n * 512)) "$out.img")
+	LOOPS+=("$loop")
+	mkdir -p "$out.mnt"
+	mount -t ext3 "$loop" "$out.mnt"
+	MOUNTS+=("$out.mnt")
+	python3 "$ORACLE/tagtree.py" gen --profile default --seed 6 --first-id 400001 \
+		--manifest "$out-ext3.json" "$out.mnt"
+	umount "$out.mnt"
+	MOUNTS=()
+	losetup -d "$loop"
+	LOOPS=()
+	rmdir "$out.mnt"
+}
+
+# The committed GPT + LVM image (tests/images/mk-oracle-lvm.sh), sparse.
+unpack_lvm() { # out
+	xz -dc "$SRCDIR/tests/images/oracle-gpt-lvm.img.xz" |
+		dd of="$1.img" bs=64k conv=sparse status=none
+	cp "$SRCDIR/tests/images/oracle-gpt-lvm.root.json" "$1-root.json"
+	cp "$SRCDIR/tests/images/oracle-gpt-lvm.data.json" "$1-data.json"
 }
 
 oracle_done() {

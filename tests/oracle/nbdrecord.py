@@ -313,6 +313,7 @@ def analyse(args, bmap, objs, reads, marks, out):
         alias.setdefault((objs[k][0], st[0]), []).append(objs[k][1])
 
     by_obj = bmap.ranges_by_object(("f", "d"))
+    perdisk = {}
     tot = {"read": 0, "self": 0, "chain": 0, "meta": 0, "other": 0,
            "missing": 0, "extra": 0, "dir_unread": 0}
     per = []
@@ -365,6 +366,9 @@ def analyse(args, bmap, objs, reads, marks, out):
                             dev, path, d, a, b,
                             "; ".join(repr(bmap.objects[o]) for o in oset) or "unmapped"))
                 r[cls] += n
+                pd = perdisk.setdefault(d, dict.fromkeys(("read", "self", "chain", "meta", "other"), 0))
+                pd["read"] += n
+                pd[cls] += n
         # the object's own ranges the kernel did not read
         own = []
         for oi in selfobjs:
@@ -394,16 +398,22 @@ def analyse(args, bmap, objs, reads, marks, out):
         per.append(entry)
     good = tot["self"] + tot["chain"] + tot["meta"]
     agreement = 100.0 if tot["read"] == 0 else int(good * 10000 // tot["read"]) / 100.0
+    disks = {}
+    for d, pd in sorted(perdisk.items()):
+        g = pd["self"] + pd["chain"] + pd["meta"]
+        disks[d] = dict(pd, agreement=int(g * 10000 // pd["read"]) / 100.0 if pd["read"] else 100.0,
+                        image=args.images[d - 1] if d <= len(args.images) else "?")
     nread = sum(1 for p in per if "skipped" not in p)
     failed_mounts = [objs_dev for objs_dev, st in mounts.items() if st != "ok"]
     ok = (agreement >= args.threshold and tot["missing"] == 0 and nread > 0
-          and not failed_mounts)
+          and not failed_mounts
+          and all(x["agreement"] >= args.threshold for x in disks.values()))
     return {"agreement": agreement, "threshold": args.threshold, **tot,
             "objects_read": nread,
             "files_read": sum(1 for p in per if p.get("type") == "file"),
             "dirs_read": sum(1 for p in per if p.get("type") == "dir"),
             "skipped": sum(1 for p in per if "skipped" in p),
-            "failed_mounts": failed_mounts,
+            "failed_mounts": failed_mounts, "disks": disks,
             "examples": bad_examples, "objects": per, "pass": ok}
 
 
@@ -429,6 +439,10 @@ def print_table(res, out=sys.stdout):
     w("  %-22s %.2f %% (file %.1f %%, dir chain %.1f %%, metadata %.1f %%; goal %.2f %%)\n" % (
         "agreement", res["agreement"], 100.0 * res["self"] / rd, 100.0 * res["chain"] / rd,
         100.0 * res["meta"] / rd, res["threshold"]))
+    if len(res["disks"]) > 1:
+        for d, x in sorted(res["disks"].items(), key=lambda kv: int(kv[0])):
+            w("  %-22s %.2f %% of %s (%s)\n" % ("  disk %s" % d, x["agreement"], mib(x["read"]),
+                                                 x["image"]))
     w("  %-22s %d bytes\n" % ("not attributed", res["other"]))
     w("  %-22s %d bytes missing, %d bytes extra/copies\n" % (
         "file ranges unread", res["missing"], res["extra"]))

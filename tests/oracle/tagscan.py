@@ -48,7 +48,8 @@ from bmapfile import BMap, MapError  # noqa: E402
 SECTOR = tagtree.SECTOR
 TAG_RE = re.compile(rb"BMT:(\d{1,9}):(\d{1,9}):")
 CHUNK = 16 << 20
-OVERLAP = 32  # longer than any tag
+CHECK = 16    # filler bytes after a tag compared with the manifest's
+OVERLAP = 64  # longer than any tag + CHECK
 
 
 def data_segments(fd, size):
@@ -71,7 +72,8 @@ def data_segments(fd, size):
 
 
 def scan_image(path):
-    """Yield (offset, id, sector) of every tag in the image file."""
+    """Yield (offset, id, sector, CHECK bytes after the tag) of every tag
+    in the image file."""
     with open(path, "rb") as f:
         fd = f.fileno()
         size = os.fstat(fd).st_size
@@ -87,7 +89,8 @@ def scan_image(path):
                 for m in TAG_RE.finditer(buf):
                     if m.start() >= n:
                         break  # belongs to the next chunk
-                    yield pos + m.start(), int(m.group(1)), int(m.group(2))
+                    yield (pos + m.start(), int(m.group(1)), int(m.group(2)),
+                           buf[m.end():m.end() + CHECK])
                 pos += n
 
 
@@ -102,23 +105,33 @@ def check(args):
     bmap = BMap(args.map)
     root = (args.root or "/").rstrip("/")
     files = {}
+    seed = man.get("seed", 1)
     for e in man["files"]:
         paths = [root + p for p in e["paths"]]
         sectors = dict(tagtree.tagged_sectors(e))
         files[e["id"]] = {
             "entry": e, "paths": set(paths), "sectors": sectors,
             "small": e["size"] < args.inline_max,
+            "filler": tagtree.Content(seed, e["id"]).filler,
         }
 
     # 1. scan
     hits = []  # (disk, offset, id, sector)
     unknown = 0
+    foreign = 0
     for i, img in enumerate(args.images):
         disk = args.disk + i
-        for off, fid, s in scan_image(img):
+        for off, fid, s, after in scan_image(img):
             f = files.get(fid)
             if f is None or s not in f["sectors"]:
                 unknown += 1
+                continue
+            # the filler must be this tree's (same id in another tree
+            # made with another seed: not ours)
+            t = len(tagtree.tag(fid, s))
+            n = min(CHECK, f["sectors"][s] - t)
+            if after[:n] != f["filler"][t:t + n]:
+                foreign += 1
                 continue
             hits.append((disk, off, fid, s))
 
@@ -248,7 +261,7 @@ def check(args):
         "ok": tot["ok"], "misattributed": tot["mis"], "missed": tot["missed"],
         "absent": tot["absent"], "expected_sectors": tot["expected"],
         "copies": tot["copies"], "elsewhere": tot["elsewhere"],
-        "unknown_tags": unknown, "small_files": tot["small_files"],
+        "unknown_tags": unknown, "foreign_tags": foreign, "small_files": tot["small_files"],
         "small_ok": tot["small_ok"], "small_unmapped": tot["small_missed"],
         "small_absent": tot["small_absent"], "untaggable": tot["untaggable"],
         "files": per_file, "pass": passed,
@@ -275,6 +288,8 @@ def print_table(r, out=sys.stdout):
         "small/inline tags", r["small_ok"], r["small_unmapped"], r["small_absent"]))
     if r["elsewhere"]:
         w("  %-22s %d (right path, other device)\n" % ("elsewhere", r["elsewhere"]))
+    if r["foreign_tags"]:
+        w("  %-22s %d (known id, other filler: another tree)\n" % ("foreign tags", r["foreign_tags"]))
     if r["unknown_tags"]:
         w("  %-22s %d (not in manifest: stale data?)\n" % ("unknown tags", r["unknown_tags"]))
     for kind in ("misattributed", "missed", "absent"):

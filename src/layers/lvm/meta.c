@@ -323,6 +323,13 @@ static const char *parse_seg(struct lvm_vg *vg, const struct dm_config_node *s,
 			    !bm_mul(v, LVM_SECTOR, &seg->stripe_bytes))
 				return "bad stripe_size";
 		}
+		/* raid10: near copies (lvm2 only writes data_copies when
+		 * it is not the default 2). */
+		if (seg->level == BM_RAID10 && get_u64(s, "data_copies", &v)) {
+			if (v < 2 || v > seg->nareas)
+				return "bad data_copies";
+			seg->layout = 0x100 | (int)v;
+		}
 		if (get_u64(s, "data_offset", &v) && v != 0)
 			return "raid reshape in progress (data_offset)";
 	} else if (strcmp(type, "thin-pool") == 0) {

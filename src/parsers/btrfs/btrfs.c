@@ -91,6 +91,7 @@ static int build(struct bm_ctx *ctx, struct member **m, size_t n)
 	struct bm_btrfs_fs *fs = bm_calloc(1, sizeof *fs);
 	struct bm_volume *first = m[0]->vol;
 	uint64_t first_id = m[0]->sb.devid;
+	int rc;
 
 	fs->ctx = ctx;
 	fs->sb = m[0]->sb;
@@ -135,8 +136,9 @@ static int build(struct bm_ctx *ctx, struct member **m, size_t n)
 	/* From here the logical volume owns FS. */
 	bm_btrfs_logical_volume(fs, first);
 	bm_btrfs_load_chunk_tree(fs);
+	rc = bm_btrfs_walk_fs(fs);
 	bm_btrfs_emit_parity(fs);
-	return bm_btrfs_walk_fs(fs);
+	return rc;
 }
 
 static int btrfs_walk(struct bm_volume *v, void *state)

@@ -220,6 +220,11 @@ struct bm_btrfs_fs {
 	 * that every subvolume walk reads again; the checksum of the same
 	 * bytes need not be computed again. */
 	struct bm_u64set verified0;
+	/* RAID5/6 rows (logical start) that hold mapped data or metadata:
+	 * their parity is emitted at the end of the walk. */
+	struct bm_u64set prow_set;
+	uint64_t *prow;
+	size_t nprow, capprow;
 	uint8_t *scratch;            /* nodesize bytes for copy retries */
 	bool warned_csum, warned_log;
 	bm_obj fs_tree_obj;
@@ -266,7 +271,8 @@ unsigned bm_btrfs_num_copies(const struct bm_btrfs_fs *fs, uint64_t logical);
 struct bm_volume *bm_btrfs_logical_volume(struct bm_btrfs_fs *fs,
 					  struct bm_volume *parent);
 void bm_btrfs_fs_free(struct bm_btrfs_fs *fs);
-/* Map the parity units of every RAID5/6 chunk as <btrfs raid parity>. */
+/* Map the parity units of the RAID5/6 rows that hold anything mapped
+ * as <btrfs raid parity>. */
 void bm_btrfs_emit_parity(struct bm_btrfs_fs *fs);
 
 /* tree.c */

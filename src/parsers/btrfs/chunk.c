@@ -13,9 +13,10 @@
  *
  * The logical volume's map() maps a range to every data copy (copies after
  * the first marked BM_RANGE_COPY).  RAID5/6 parity is not file data (a
- * parity unit mixes several files' bytes): bm_btrfs_emit_parity() maps
- * the parity units of every RAID5/6 chunk as <btrfs raid parity>, so a
- * flash still writes consistent stripes.
+ * parity unit mixes several files' bytes): map() notes the rows it
+ * touches and bm_btrfs_emit_parity() maps their parity units as
+ * <btrfs raid parity>, so a flash still writes consistent stripes (rows
+ * holding nothing get their parity recomputed when first written).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -419,6 +420,27 @@ static int lv_read(struct bm_volume *v, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* Remember the RAID5/6 row holding LOGICAL (once). */
+static void note_row(struct bm_btrfs_fs *fs, uint64_t logical)
+{
+	const struct bm_btrfs_chunk *c = bm_btrfs_find_chunk(fs, logical);
+	uint64_t rowlen, start;
+
+	/* data units * stripe_len may overflow on hostile chunks */
+	if (!c || !bm_mul(c->num_stripes - parity_count(c->type),
+			  c->stripe_len, &rowlen))
+		return;
+	start = c->logical + (logical - c->logical) / rowlen * rowlen;
+	if (!bm_u64set_add(&fs->prow_set, start))
+		return;
+	if (fs->nprow == fs->capprow) {
+		fs->capprow = fs->capprow ? 2 * fs->capprow : 64;
+		fs->prow = bm_reallocarray(fs->prow, fs->capprow,
+					   sizeof *fs->prow);
+	}
+	fs->prow[fs->nprow++] = start;
+}
+
 static int lv_map(struct bm_volume *v, uint64_t off, uint64_t len,
 		  unsigned flags, bm_range_cb cb, void *opaque)
 {
@@ -435,6 +457,8 @@ static int lv_map(struct bm_volume *v, uint64_t off, uint64_t len,
 			errno = ENXIO;
 			return -1;
 		}
+		if (n > 1 && (locs[1].flags & BM_RANGE_PARITY))
+			note_row(fs, off);
 		for (unsigned i = 0; i < n; i++) {
 			/* A missing device was reported at assembly; the
 			 * copies on the devices we have still map. */
@@ -450,41 +474,44 @@ static int lv_map(struct bm_volume *v, uint64_t off, uint64_t len,
 	return rc;
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 void bm_btrfs_emit_parity(struct bm_btrfs_fs *fs)
 {
-	bm_obj o = BM_OBJ_NONE;
+	bm_obj o;
 
-	for (size_t i = 0; i < fs->nchunks; i++) {
-		const struct bm_btrfs_chunk *c = &fs->chunks[i];
-		unsigned np = parity_count(c->type), N = c->num_stripes;
-		uint64_t nd, rows, sl = c->stripe_len;
+	if (!fs->nprow)
+		return;
+	o = bm_object(fs->ctx, 'm', fs->dev, "btrfs raid parity");
+	/* in disk order, so that the store can join neighbours */
+	qsort(fs->prow, fs->nprow, sizeof *fs->prow, u64_cmp);
+	for (size_t i = 0; i < fs->nprow; i++) {
+		const struct bm_btrfs_chunk *c =
+			bm_btrfs_find_chunk(fs, fs->prow[i]);
+		unsigned np, N;
+		uint64_t nd, row, sl;
 
-		if (!np)
+		if (!c)
 			continue;
-		if (o == BM_OBJ_NONE)
-			o = bm_object(fs->ctx, 'm', fs->dev, "btrfs raid parity");
+		np = parity_count(c->type);
+		N = c->num_stripes;
 		nd = N - np;
-		/* rows of nd data units; length is a multiple of nd*sl for
-		 * chunks the kernel makes, round up otherwise */
-		rows = c->length / (nd * sl) + (c->length % (nd * sl) != 0);
+		sl = c->stripe_len;
+		row = (fs->prow[i] - c->logical) / sl / nd;
 		for (unsigned p = 0; p < np; p++) {
-			for (unsigned d = 0; d < N; d++) {
-				struct bm_volume *v = dev_vol(fs, c->stripes[d].devid);
-				uint64_t start = c->stripes[d].offset, r0, nrows;
+			unsigned idx = (unsigned)((row % N + nd + p) % N);
+			struct bm_volume *v = dev_vol(fs, c->stripes[idx].devid);
+			uint64_t phys;
 
-				if (!v || start >= v->size)
-					continue;
-				/* Device D holds parity P in rows r with
-				 * (r + nd + p) % N == d. */
-				r0 = (d + 2 * (uint64_t)N - nd - p) % N;
-				nrows = (v->size - start) / sl;
-				if (rows < nrows)
-					nrows = rows;
-				/* Terminates: r < nrows <= device size / sl. */
-				for (uint64_t r = r0; r < nrows; r += N)
-					bm_emit_flags(v, start + r * sl, sl, o,
-						      BM_RANGE_PARITY);
-			}
+			if (!v || !bm_muladd(row, sl, c->stripes[idx].offset,
+					     &phys) ||
+			    !bm_in_range(phys, sl, v->size))
+				continue;
+			bm_emit_flags(v, phys, sl, o, BM_RANGE_PARITY);
 		}
 	}
 }
@@ -501,6 +528,8 @@ void bm_btrfs_fs_free(struct bm_btrfs_fs *fs)
 	free(fs->scratch);
 	bm_u64set_free(&fs->emitted);
 	bm_u64set_free(&fs->verified0);
+	bm_u64set_free(&fs->prow_set);
+	free(fs->prow);
 	free(fs);
 }
 

@@ -34,7 +34,7 @@ static int chunk_cb(struct bm_btrfs_fs *fs, const struct bm_btrfs_item *it,
 	const char *why;
 
 	(void)opaque;
-	if (it->type == BTRFS_DEV_ITEM_KEY) {
+	if (it->type == BTRFS_DEV_ITEM_KEY && it->objectid == 1) {
 		/* Name the devices the filesystem has but we were not
 		 * given (assembly only knew how many). */
 		uint64_t devid = it->offset;

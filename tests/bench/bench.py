@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""bmapgen benchmark (make bench; not part of make check).
+
+Builds and caches (as root) large content-tagged images -- ext4, XFS,
+btrfs and NTFS holding the same tree of BENCH_FILES files in BENCH_DIRS
+directories -- then times, in the same run:
+  - bmapgen, cold (page cache dropped) and warm;
+  - the filesystem's own metadata dumper, which reads every metadata
+    block once (e2image -Q, xfs_metadump, btrfs-image, ntfsclone
+    --metadata): the practical floor;
+  - the record-via-NBD method (tests/oracle/nbdrecord.py) on the small
+    oracle image, scaled per file;
+and prints ratios, peak RSS, bytes read (bmapgen -v) and, with
+--callgrind, an instruction count that does not depend on machine load.
+It also checks each map with the tag scanner (recall, misattribution).
+
+usage: bench.py [--cache DIR] [--files N] [--dirs N] [--fs ext4,xfs,...]
+                [--callgrind] [--nbd]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SRC, 'tests', 'oracle'))
+import tagtree  # noqa: E402
+
+BMAPGEN = os.environ.get('BMAPGEN', os.path.join(SRC, 'build', 'bmapgen'))
+
+
+def sh(*cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def bench_plan(nfiles, ndirs, seed=7):
+    """NFILES small files over NDIRS directories (two levels), sizes
+    drawn like a real root filesystem: mostly under 16 KiB, a few MiB."""
+    p = tagtree.Plan('bench', seed)
+    p.frag_chunk = 4096
+    per = max(1, nfiles // ndirs)
+    n = 0
+    for d in range(ndirs):
+        top = f'/d{d // 100:03d}/s{d % 100:02d}'
+        for i in range(per):
+            r = p.rng.random()
+            size = (p.rng.randrange(0, 600) if r < 0.3 else
+                    p.rng.randrange(600, 16384) if r < 0.95 else
+                    p.rng.randrange(16384, 1 << 20))
+            p.file(f'{top}/f{i}', size)
+            n += 1
+            if n >= nfiles:
+                return p
+    return p
+
+
+def build_tree(cache, nfiles, ndirs):
+    tree = os.path.join(cache, f'tree-{nfiles}-{ndirs}')
+    man = tree + '.json'
+    if not os.path.exists(man):
+        plan = bench_plan(nfiles, ndirs)
+        shutil.rmtree(tree, ignore_errors=True)
+        tagtree.generate(tree, plan, fsync=False)
+        with open(man + '.tmp', 'w') as f:
+            json.dump(tagtree.manifest(plan), f)
+        os.rename(man + '.tmp', man)
+    return tree, man
+
+
+def tree_bytes(tree):
+    return sum(os.path.getsize(os.path.join(r, f))
+               for r, _, fs in os.walk(tree) for f in fs)
+
+
+def build_image(cache, fs, tree, size):
+    img = os.path.join(cache, f'{fs}.img')
+    if os.path.exists(img):
+        return img
+    tmp = img + '.tmp'
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    sh('truncate', '-s', str(size), tmp)
+    if fs == 'ext4':
+        sh('mke2fs', '-q', '-F', '-t', 'ext4', '-d', tree, tmp)
+    elif fs == 'btrfs':
+        sh('mkfs.btrfs', '-q', '-f', '--rootdir', tree, tmp)
+    else:
+        mnt = tempfile.mkdtemp()
+        try:
+            if fs == 'xfs':
+                sh('mkfs.xfs', '-q', '-f', tmp)
+                sh('mount', '-o', 'loop', tmp, mnt)
+            elif fs == 'ntfs':
+                sh('mkntfs', '-q', '-F', '-Q', tmp)
+                sh('ntfs-3g', tmp, mnt)
+            sh('cp', '-a', tree + '/.', mnt)
+        finally:
+            subprocess.run(['umount', mnt])
+            os.rmdir(mnt)
+    os.rename(tmp, img)
+    return img
+
+
+def drop_caches():
+    subprocess.run(['sync'])
+    with open('/proc/sys/vm/drop_caches', 'w') as f:
+        f.write('3\n')
+
+
+def timed(cmd, cold, out=subprocess.DEVNULL):
+    """Run CMD; return (wall seconds, peak RSS KiB, stderr)."""
+    if cold:
+        drop_caches()
+    with tempfile.TemporaryFile() as err:
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, ru = os.wait4(p.pid, 0)
+        dt = time.monotonic() - t0
+        p.returncode = 0
+        err.seek(0)
+        return dt, ru.ru_maxrss, err.read().decode('utf-8', 'replace')
+
+
+def floor_cmd(fs, img, out):
+    return {
+        'ext4': ['e2image', '-Q', img, out],
+        'xfs': ['xfs_metadump', '-o', img, out],
+        'btrfs': ['btrfs-image', img, out],
+        'ntfs': ['ntfsclone', '--metadata', '--force', '--output', out, img],
+    }[fs]
+
+
+def best(f, n=3):
+    """Fastest of N runs (noise on a shared machine only adds time)."""
+    return min((f() for _ in range(n)), key=lambda r: r[0])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--cache', default=os.path.join(SRC, 'build', 'bench'))
+    ap.add_argument('--files', type=int, default=200000)
+    ap.add_argument('--dirs', type=int, default=10000)
+    ap.add_argument('--fs', default='ext4,xfs,btrfs,ntfs')
+    ap.add_argument('--callgrind', action='store_true')
+    ap.add_argument('--nbd', action='store_true',
+                    help='also time record-via-NBD on the small oracle image')
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit('bench.py needs root (loop mounts, drop_caches)')
+    os.makedirs(a.cache, exist_ok=True)
+    tree, man = build_tree(a.cache, a.files, a.dirs)
+    size = max(4 << 30, tree_bytes(tree) * 3)
+    rows = []
+    for fs in a.fs.split(','):
+        img = build_image(a.cache, fs, tree, size)
+        mapf = os.path.join(a.cache, fs + '.map')
+        with open(mapf, 'w') as out:
+            cold = timed([BMAPGEN, '-v', img], True, out)
+        warm = best(lambda: timed([BMAPGEN, img], False))
+        dump = os.path.join(a.cache, fs + '.meta')
+        fcold = timed(floor_cmd(fs, img, dump), True)
+        fwarm = best(lambda: timed(floor_cmd(fs, img, dump), False))
+        os.unlink(dump) if os.path.exists(dump) else None
+        m = re.search(r'(\d+) reads, (\d+) bytes read', cold[2])
+        reads, nbytes = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        scan = subprocess.run(
+            [sys.executable, os.path.join(SRC, 'tests', 'oracle', 'tagscan.py'),
+             '--manifest', man, '--map', mapf, img],
+            capture_output=True, text=True)
+        row = dict(fs=fs, cold=cold[0], warm=warm[0], floor_cold=fcold[0],
+                   floor_warm=fwarm[0], rss_mib=cold[1] / 1024,
+                   reads=reads, mib_read=nbytes / (1 << 20),
+                   tags='ok' if scan.returncode == 0 else 'FAIL')
+        if a.callgrind:
+            cg = subprocess.run(['valgrind', '--tool=callgrind',
+                                 '--callgrind-out-file=/dev/null', BMAPGEN, img],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+            m = re.search(r'Collected : (\d+)', cg.stderr)
+            row['instructions'] = int(m.group(1)) if m else None
+        rows.append(row)
+        if scan.returncode:
+            print(scan.stdout[-2000:], file=sys.stderr)
+
+    print(f'\n{a.files} files in {a.dirs} directories; times are seconds '
+          '(best of 3 warm)')
+    print(f'{"fs":6} {"cold":>7} {"floor":>7} {"ratio":>6} {"warm":>7} '
+          f'{"floor":>7} {"ratio":>6} {"RSS MiB":>8} {"reads":>8} '
+          f'{"MiB read":>9} {"tags":>5}' + ('  instructions' if a.callgrind else ''))
+    for r in rows:
+        print(f'{r["fs"]:6} {r["cold"]:7.2f} {r["floor_cold"]:7.2f} '
+              f'{r["cold"] / r["floor_cold"]:6.2f} {r["warm"]:7.2f} '
+              f'{r["floor_warm"]:7.2f} {r["warm"] / r["floor_warm"]:6.2f} '
+              f'{r["rss_mib"]:8.1f} {r["reads"]:8d} {r["mib_read"]:9.1f} '
+              f'{r["tags"]:>5}' +
+              (f'  {r.get("instructions")}' if a.callgrind else ''))
+    if a.nbd:
+        small = os.path.join(a.cache, 'nbd-small')
+        os.makedirs(small, exist_ok=True)
+        sm = os.path.join(small, 'm.json')
+        st = os.path.join(small, 'tree')
+        if not os.path.exists(st):
+            sh(sys.executable, os.path.join(SRC, 'tests', 'oracle', 'tagtree.py'),
+               'gen', '--no-fsync', '--manifest', sm, '--profile', 'small', st)
+        simg = os.path.join(small, 'ext4.img')
+        if not os.path.exists(simg):
+            sh('truncate', '-s', '64M', simg)
+            sh('mke2fs', '-q', '-F', '-t', 'ext4', '-d', st, simg)
+        nfiles = sum(len(fs) for _, _, fs in os.walk(st))
+        smap = os.path.join(small, 'ext4.map')
+        with open(smap, 'w') as out:
+            bt = timed([BMAPGEN, simg], False, out)[0]
+        t0 = time.monotonic()
+        subprocess.run([sys.executable,
+                        os.path.join(SRC, 'tests', 'oracle', 'nbdrecord.py'),
+                        '--map', smap, simg], stdout=subprocess.DEVNULL)
+        nt = time.monotonic() - t0
+        print(f'\nrecord-via-NBD on {nfiles} files: {nt:.1f} s '
+              f'({nt / max(nfiles, 1) * 1000:.0f} ms/file); bmapgen {bt:.3f} s; '
+              f'per image {nt / bt:.0f}x; at {a.files} files (scaled) '
+              f'{nt / max(nfiles, 1) * a.files / max(r["warm"] for r in rows):.0f}x')
+    print('\ntargets: cold and warm ratio <= 1.5, RSS < 256 MiB, '
+          'record-via-NBD >= 300x')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,39 @@
+#!/bin/bash
+# Batch mode on a directory of test images with a failing one among them:
+# exit status, summary, one output per image equal to a single run's,
+# skipping of up-to-date outputs, --force, and --shard partitioning.
+set -u
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok - $1"; }
+bad() { echo "FAIL - $1"; fail=1; }
+mkdir "$T/imgs"
+xz -dc "$SRCDIR/tests/images/demo.img.xz" > "$T/imgs/demo.img"
+truncate -s 4M "$T/imgs/blank.img"
+mke2fs -q -F -t ext2 "$T/imgs/ext2.img" 2M >/dev/null 2>&1
+ln -s /nonexistent/image "$T/imgs/broken.img"
+"$BMAPGEN" --batch -j 2 -o "$T/out" "$T/imgs" 2> "$T/err"; st=$?
+[ $st = 2 ] && ok "exit 2 with a failing image" || bad "exit $st"
+grep -q "4 images (4 mapped, 0 up to date).* 1 failed" "$T/err" && ok "summary" || { bad "summary"; cat "$T/err"; }
+grep -q "broken.img" "$T/err" && ok "failing image named" || bad "failing image not named"
+for i in demo blank ext2; do
+	"$BMAPGEN" "$T/imgs/$i.img" > "$T/$i.single" 2>/dev/null
+	cmp -s "$T/$i.single" "$T/out/$i.img.bmap" && ok "$i output" || bad "$i output differs"
+done
+[ ! -e "$T/out/broken.img.bmap" ] && ok "no output for the failure" || bad "output for failure"
+"$BMAPGEN" --batch -o "$T/out" "$T/imgs" 2> "$T/err2"
+grep -q "3 up to date" "$T/err2" && ok "up-to-date outputs skipped" || { bad "skip"; cat "$T/err2"; }
+touch "$T/imgs/blank.img"
+"$BMAPGEN" --batch -o "$T/out" "$T/imgs" 2> "$T/err3"
+grep -q "(2 mapped, 2 up to date)" "$T/err3" && ok "touched image remapped" || { bad "remap"; cat "$T/err3"; }
+"$BMAPGEN" --batch --force -o "$T/out" "$T/imgs" 2> "$T/err4"
+grep -q "(4 mapped, 0 up to date)" "$T/err4" && ok "--force" || { bad "--force"; cat "$T/err4"; }
+total=0
+for s in 1 2 3; do
+	"$BMAPGEN" --batch --force --shard $s/3 -o "$T/shard$s" "$T/imgs" 2>/dev/null
+	n=$(ls "$T/shard$s" 2>/dev/null | grep -c '\.bmap$')
+	total=$((total + n))
+done
+[ $total = 3 ] && ok "shards partition the images" || bad "shards hold $total maps, not 3"
+echo "summary: $([ $fail = 0 ] && echo pass || echo FAIL)"
+exit $fail
