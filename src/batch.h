@@ -11,6 +11,8 @@
 struct bm_ctx;
 
 int bm_batch_main(int argc, char **argv);
+/* `bmapgen check` (check.c). */
+int bm_check_main(int argc, char **argv);
 
 /* Is FORMAT an output format name?  Write CTX's map in FORMAT. */
 bool bm_format_known(const char *format);

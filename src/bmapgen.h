@@ -84,6 +84,8 @@ struct bm_volume {
 	unsigned disk;           /* 1-based disk index of the first parent */
 	unsigned sector_size;    /* logical sector size (512 unless known) */
 	bool probed;             /* bm_probe_volume already ran on it */
+	char *part_type;         /* partition type: GPT type GUID, "0x83" */
+	uint64_t fs_size;        /* bytes the filesystem on it says it spans */
 	/* The prober that recognised the contents (NULL: nothing did). */
 	const struct bm_prober *prober;
 	struct bm_volume *next;  /* ctx->volumes list */
@@ -162,6 +164,26 @@ void bm_warn(struct bm_ctx *ctx, const char *dev, uint64_t off,
  * not be mapped). */
 void bm_fail(struct bm_ctx *ctx, const char *dev, uint64_t off,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A finding for `bmapgen check`: a stable ID ("gpt-backup-bad"), a
+ * severity, the object and offset.  Printed like bm_warn; a warning or
+ * error raises the exit status to BM_WARN, info does not (and is printed
+ * only with -v).  bm_warn/bm_fail record findings "map-warning" and
+ * "map-error". */
+enum bm_severity { BM_SEV_INFO = 0, BM_SEV_WARNING = 1, BM_SEV_ERROR = 2 };
+void bm_finding(struct bm_ctx *ctx, const char *id, enum bm_severity sev,
+		const char *dev, uint64_t off, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+struct bm_finding_info {
+	char *id;
+	enum bm_severity severity;
+	char *dev;
+	uint64_t off;
+	char *msg;
+};
+size_t bm_finding_count(const struct bm_ctx *ctx);
+const struct bm_finding_info *bm_finding_get(const struct bm_ctx *ctx,
+					     size_t i);
+
 /* -v output (only when verbose). */
 void bm_debug(struct bm_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -39,6 +39,7 @@ void bm_ctx_free(struct bm_ctx *ctx)
 			v->ops->destroy(v);
 		free(v->dev);
 		free(v->type);
+		free(v->part_type);
 		free(v);
 	}
 	free(all);
@@ -46,6 +47,12 @@ void bm_ctx_free(struct bm_ctx *ctx)
 		free(ctx->diskinfo[i].source);
 	free(ctx->diskinfo);
 	free(ctx->disks);
+	for (size_t i = 0; i < ctx->nfindings; i++) {
+		free(ctx->findings[i].id);
+		free(ctx->findings[i].dev);
+		free(ctx->findings[i].msg);
+	}
+	free(ctx->findings);
 	bm_store_free(ctx);
 	free(ctx);
 }
@@ -60,8 +67,8 @@ bool bm_ctx_verbose(const struct bm_ctx *ctx)
 	return ctx->opts.verbose > 0;
 }
 
-static void vdiag(struct bm_ctx *ctx, int level, const char *dev,
-		  uint64_t off, const char *fmt, va_list ap)
+static void vdiag(struct bm_ctx *ctx, const char *id, enum bm_severity sev,
+		  const char *dev, uint64_t off, const char *fmt, va_list ap)
 {
 	struct bm_str b = { 0 };
 	bm_str_puts(&b, "bmapgen: ");
@@ -72,17 +79,43 @@ static void vdiag(struct bm_ctx *ctx, int level, const char *dev,
 	if (off != BM_NO_OFFSET)
 		bm_str_printf(&b, "offset 0x%llx: ", (unsigned long long)off);
 	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) >= 0) {
-		/* Messages may quote names from the image: keep them to one
-		 * line with no terminal control sequences. */
-		bm_escape_path(&b, msg);
-		free(msg);
-	}
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	/* Messages may quote names from the image: keep them to one line
+	 * with no terminal control sequences. */
+	struct bm_str m = { 0 };
+	bm_escape_path(&m, msg ? msg : "?");
+	free(msg);
+	bm_str_puts(&b, m.s);
 	bm_str_puts(&b, "\n");
-	if (!ctx || ctx->opts.verbose >= 0)
+	bool show = !ctx || (ctx->opts.verbose >= 0 &&
+			     (sev > BM_SEV_INFO || ctx->opts.verbose > 0));
+	if (show)
 		fputs(b.s, stderr);
 	bm_str_free(&b);
-	if (ctx && ctx->status < level)
+	if (!ctx) {
+		bm_str_free(&m);
+		return;
+	}
+	if (ctx->nfindings < 100000) {
+		if (ctx->nfindings == ctx->capfindings) {
+			ctx->capfindings = ctx->capfindings ? ctx->capfindings * 2 : 16;
+			ctx->findings = bm_reallocarray(ctx->findings,
+							ctx->capfindings,
+							sizeof *ctx->findings);
+		}
+		ctx->findings[ctx->nfindings++] = (struct bm_finding_info){
+			.id = bm_strdup(id), .severity = sev,
+			.dev = dev ? bm_strdup(dev) : NULL, .off = off,
+			.msg = m.s,
+		};
+	} else {
+		bm_str_free(&m);
+	}
+	int level = sev == BM_SEV_INFO ? BM_OK : BM_WARN;
+	if (strcmp(id, "map-error") == 0)
+		level = BM_FAILED;
+	if (ctx->status < level)
 		ctx->status = level;
 }
 
@@ -91,7 +124,7 @@ void bm_warn(struct bm_ctx *ctx, const char *dev, uint64_t off,
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(ctx, BM_WARN, dev, off, fmt, ap);
+	vdiag(ctx, "map-warning", BM_SEV_WARNING, dev, off, fmt, ap);
 	va_end(ap);
 }
 
@@ -100,8 +133,28 @@ void bm_fail(struct bm_ctx *ctx, const char *dev, uint64_t off,
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(ctx, BM_FAILED, dev, off, fmt, ap);
+	vdiag(ctx, "map-error", BM_SEV_ERROR, dev, off, fmt, ap);
 	va_end(ap);
+}
+
+void bm_finding(struct bm_ctx *ctx, const char *id, enum bm_severity sev,
+		const char *dev, uint64_t off, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(ctx, id, sev, dev, off, fmt, ap);
+	va_end(ap);
+}
+
+size_t bm_finding_count(const struct bm_ctx *ctx)
+{
+	return ctx->nfindings;
+}
+
+const struct bm_finding_info *bm_finding_get(const struct bm_ctx *ctx,
+					     size_t i)
+{
+	return i < ctx->nfindings ? &ctx->findings[i] : NULL;
 }
 
 void bm_debug(struct bm_ctx *ctx, const char *fmt, ...)

@@ -22,6 +22,8 @@ struct bm_ctx {
 	} *diskinfo;                /* [ndisks] */
 	void *slots[BM_MAX_PROBERS];
 	bool final_round; /* see bm_assembly_final() */
+	struct bm_finding_info *findings;
+	size_t nfindings, capfindings;
 
 	/* Interned objects: open-addressing hash of indexes into objs. */
 	struct bm_objinfo *objs;

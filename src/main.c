@@ -44,6 +44,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "check") == 0)
+		return bm_check_main(argc - 1, argv + 1);
 	/* Batch mode has options of its own. */
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--batch") == 0)

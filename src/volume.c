@@ -89,13 +89,13 @@ struct bm_volume *bm_volume_slice(struct bm_volume *parent, uint64_t start,
 				  uint64_t size, const char *dev)
 {
 	if (start > parent->size) {
-		bm_warn(parent->ctx, dev, start,
+		bm_finding(parent->ctx, "past-end", BM_SEV_ERROR, dev, start,
 			"starts past the end of %s (size 0x%llx): not mapped",
 			parent->dev, (unsigned long long)parent->size);
 		return NULL;
 	}
 	if (size > parent->size - start) {
-		bm_warn(parent->ctx, dev, start,
+		bm_finding(parent->ctx, "past-end", BM_SEV_ERROR, dev, start,
 			"size 0x%llx runs past the end of %s (size 0x%llx): "
 			"clipped to 0x%llx",
 			(unsigned long long)size, parent->dev,

@@ -102,13 +102,59 @@ out:
 		free(h->entries);
 		h->entries = NULL;
 		if (!quiet && why)
-			bm_warn(v->ctx, v->dev, lba * ss,
-				"GPT %s header: %s",
-				lba == 1 ? "primary" : "backup", why);
+			bm_finding(v->ctx,
+				   lba == 1 ? "gpt-primary-bad" : "gpt-backup-bad",
+				   BM_SEV_WARNING, v->dev, lba * ss,
+				   "GPT %s header: %s",
+				   lba == 1 ? "primary" : "backup", why);
 	}
 	h->valid = ok;
 	free(buf);
 	return ok;
+}
+
+/* A GUID as text: the first three fields are little-endian on disk. */
+static char *guid_string(const uint8_t *g)
+{
+	return bm_asprintf("%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X",
+			   bm_le32(g), bm_le16(g + 4), bm_le16(g + 6), g[8],
+			   g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+}
+
+/* Check the protective MBR against the GPT (UEFI 5.2.3): one 0xEE entry
+ * from LBA 1 to the end of the disk (or 0xFFFFFFFF); other entries make a
+ * hybrid MBR. */
+static void check_pmbr(struct bm_volume *v, uint64_t ss)
+{
+	uint8_t s[512];
+	if (bm_read(v, s, 512, 0) < 0)
+		return;
+	int ee = 0, other = 0;
+	for (int i = 0; i < 4; i++) {
+		const uint8_t *e = s + 446 + 16 * i;
+		if (e[4] == 0xee) {
+			ee++;
+			uint64_t want = v->size / ss - 1;
+			if (want > 0xffffffffu)
+				want = 0xffffffffu;
+			if (bm_le32(e + 8) != 1 || bm_le32(e + 12) != want)
+				bm_finding(v->ctx, "pmbr-mismatch",
+					   BM_SEV_WARNING, v->dev, 446 + 16 * i,
+					   "protective MBR entry covers sectors "
+					   "%u+%u, not 1 to the end of the disk",
+					   bm_le32(e + 8), bm_le32(e + 12));
+		} else if (e[4] != 0) {
+			other++;
+		}
+	}
+	if (s[510] != 0x55 || s[511] != 0xaa || ee == 0)
+		bm_finding(v->ctx, "pmbr-missing", BM_SEV_WARNING, v->dev, 0,
+			   "GPT disk without a protective MBR");
+	else if (other)
+		bm_finding(v->ctx, "hybrid-mbr", BM_SEV_WARNING, v->dev, 446,
+			   "hybrid MBR: %d partition entries besides the "
+			   "protective one",
+			   other);
 }
 
 static bool has_protective_entry(struct bm_volume *v)
@@ -188,15 +234,16 @@ static int gpt_walk(struct bm_volume *v, void *state)
 	v->type = bm_strdup("gpt");
 
 	bm_emit(v, 0, ss, bm_object(v->ctx, 'm', v->dev, "protective mbr"));
+	check_pmbr(v, ss);
 	emit_header(v, &st->primary, "gpt header", "gpt entries");
 	emit_header(v, &st->backup, "gpt backup header", "gpt backup entries");
 	if (st->primary.valid && st->backup.valid &&
 	    (st->primary.nentries != st->backup.nentries ||
 	     st->primary.entry_size != st->backup.entry_size ||
 	     st->primary.entries_crc != st->backup.entries_crc))
-		bm_warn(v->ctx, v->dev, ss,
-			"GPT primary and backup entry arrays differ; using "
-			"the primary");
+		bm_finding(v->ctx, "gpt-mismatch", BM_SEV_WARNING, v->dev, ss,
+			   "GPT primary and backup entry arrays differ; using "
+			   "the primary");
 
 	for (uint32_t i = 0; i < h->nentries; i++) {
 		const uint8_t *e = h->entries + (size_t)i * h->entry_size;
@@ -219,7 +266,8 @@ static int gpt_walk(struct bm_volume *v, void *state)
 			continue;
 		}
 		if (first < h->first_usable || last > h->last_usable)
-			bm_warn(v->ctx, v->dev,
+			bm_finding(v->ctx, "gpt-outside-usable", BM_SEV_WARNING,
+				v->dev,
 				h->entries_lba * ss + (uint64_t)i * h->entry_size,
 				"GPT entry %u (%s) lies outside the usable "
 				"LBA range",
@@ -227,6 +275,7 @@ static int gpt_walk(struct bm_volume *v, void *state)
 		struct bm_volume *p = bm_volume_slice(v, off, end - off, name);
 		if (p) {
 			p->sector_size = (unsigned)ss;
+			p->part_type = guid_string(e);
 			bm_emit(v, off, p->size,
 				bm_object(v->ctx, 'p', name, NULL));
 			bm_probe_volume(p);

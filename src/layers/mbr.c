@@ -89,8 +89,8 @@ struct mbr_walk {
 };
 
 /* Map a partition [start, start+count) sectors as N and probe it. */
-static void add_partition(struct mbr_walk *w, unsigned n, uint64_t start,
-			  uint64_t count, bool probe)
+static void add_partition(struct mbr_walk *w, unsigned n, uint8_t type,
+			  uint64_t start, uint64_t count, bool probe)
 {
 	struct bm_volume *v = w->v;
 	char *name = bm_partition_name(v->dev, n);
@@ -108,6 +108,7 @@ static void add_partition(struct mbr_walk *w, unsigned n, uint64_t start,
 	if (p) {
 		bm_emit(v, off, p->size, bm_object(v->ctx, 'p', name, NULL));
 		p->sector_size = (unsigned)w->ss;
+		p->part_type = bm_asprintf("0x%02x", type);
 		if (probe)
 			bm_probe_volume(p);
 	}
@@ -147,11 +148,12 @@ static void walk_logicals(struct mbr_walk *w, uint64_t ext_start,
 		if (data.type != 0 && data.count != 0) {
 			uint64_t start = cur + data.start;
 			if (start + data.count > ext_start + ext_count)
-				bm_warn(v->ctx, v->dev, off,
-					"logical partition %u extends outside "
-					"its extended partition",
-					n);
-			add_partition(w, n, start, data.count, true);
+				bm_finding(v->ctx, "logical-outside-extended",
+					   BM_SEV_WARNING, v->dev, off,
+					   "logical partition %u extends outside "
+					   "its extended partition",
+					   n);
+			add_partition(w, n, data.type, start, data.count, true);
 			n++;
 		}
 		if (link.type == 0 || link.start == 0)
@@ -162,7 +164,8 @@ static void walk_logicals(struct mbr_walk *w, uint64_t ext_start,
 				link.type);
 		uint64_t next = ext_start + link.start;
 		if (next <= cur) {
-			bm_warn(v->ctx, v->dev, off + 446 + 16,
+			bm_finding(v->ctx, "ebr-loop", BM_SEV_WARNING, v->dev,
+				off + 446 + 16,
 				"EBR link points backwards (sector %llu -> "
 				"%llu): chain stopped",
 				(unsigned long long)cur,
@@ -211,8 +214,8 @@ static int mbr_walk(struct bm_volume *v, void *state)
 			/* Linux shows the extended partition as a device of
 			 * its own; map its extent, but its contents are the
 			 * logical partitions. */
-			add_partition(&w, (unsigned)i + 1, e.start, e.count,
-				      false);
+			add_partition(&w, (unsigned)i + 1, e.type, e.start,
+				      e.count, false);
 			if (extended_done) {
 				bm_warn(v->ctx, v->dev, 446 + 16 * i,
 					"second extended partition ignored");
@@ -222,7 +225,8 @@ static int mbr_walk(struct bm_volume *v, void *state)
 			walk_logicals(&w, e.start, e.count);
 			continue;
 		}
-		add_partition(&w, (unsigned)i + 1, e.start, e.count, true);
+		add_partition(&w, (unsigned)i + 1, e.type, e.start, e.count,
+			      true);
 	}
 	return 0;
 }

@@ -545,18 +545,23 @@ static int ext_walk(struct bm_volume *v, void *state)
 	free(v->type);
 	v->type = bm_strdup(ext_kind(fs->super));
 	uint64_t fsbytes;
-	if (!bm_mul(w.nblocks, w.bs, &fsbytes) || fsbytes > v->size)
-		bm_warn(v->ctx, v->dev, 1024,
+	if (!bm_mul(w.nblocks, w.bs, &fsbytes))
+		fsbytes = UINT64_MAX;
+	if (fsbytes > v->size)
+		bm_finding(v->ctx, "fs-larger-than-volume", BM_SEV_ERROR,
+			   v->dev, 1024,
 			"%s is larger than its volume (%llu blocks of %llu "
 			"bytes, volume 0x%llx bytes): the part past the end "
 			"is not mapped",
 			v->type, (unsigned long long)w.nblocks,
 			(unsigned long long)w.bs, (unsigned long long)v->size);
+	v->fs_size = fsbytes;
 	if (ext2fs_has_feature_journal_needs_recovery(fs->super))
-		bm_warn(v->ctx, v->dev, 1024,
-			"%s journal needs recovery (not replayed): files "
-			"changed by the journal are mapped as before it",
-			v->type);
+		bm_finding(v->ctx, "fs-needs-recovery", BM_SEV_WARNING, v->dev,
+			   1024,
+			   "%s journal needs recovery (not replayed): files "
+			   "changed by the journal are mapped as before it",
+			   v->type);
 	map_metadata(&w);
 	walk_tree(&w);
 	if (w.suppressed)

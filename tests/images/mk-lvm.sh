@@ -44,16 +44,15 @@ umount /
 EOF
 }
 
-report() { # set name
+report() { # set name: LVM's own reports, piped out of the appliance
 	cat <<EOF
-debug sh "lvs -a --reportformat json -o lv_name,lv_parent,segtype,seg_pe_ranges,lv_attr,origin,pool_lv vgt > /tmp/lvs.json; pvs --segments --reportformat json --units b -o pv_name,pe_start,pvseg_start,pvseg_size,lv_name vgt > /tmp/pvsegs.json; vgs --noheadings --units b -o vg_extent_size vgt > /tmp/es.txt"
-download /tmp/lvs.json $OUT/lvm-$1.lvs.json
-download /tmp/pvsegs.json $OUT/lvm-$1.pvsegs.json
-download /tmp/es.txt $OUT/lvm-$1.extent.txt
+debug sh "lvs -a --reportformat json -o lv_name,lv_parent,segtype,seg_pe_ranges,lv_attr,origin,pool_lv vgt 2>/dev/null" | cat > $OUT/lvm-$1.lvs.json
+debug sh "pvs --segments --reportformat json --units b -o pv_name,pe_start,pvseg_start,pvseg_size,lv_name 2>/dev/null" | cat > $OUT/lvm-$1.pvsegs.json
+debug sh "vgs --noheadings --units b -o vg_extent_size vgt 2>/dev/null" | cat > $OUT/lvm-$1.extent.txt
 EOF
 }
 
-waitsync="while lvs --noheadings -o sync_percent vgt | tr -d ' ' | grep -q -v -x -e 100.00 -e ''; do sleep 1; done"
+waitsync="while lvs --noheadings -o sync_percent vgt | grep -v 100.00 | grep -q [0-9]; do sleep 1; done"
 
 # --- set A --------------------------------------------------------
 for i in 1 2 3; do rm -f "$T/a$i.img"; truncate -s 48M "$T/a$i.img"; done

@@ -199,6 +199,9 @@ def make_script(objs, devices, out):
 
 
 def start_nbdkit(image, sock, log, errlog):
+    for stale in (sock, log):  # a reused --keep directory
+        if os.path.lexists(stale):
+            os.unlink(stale)
     p = subprocess.Popen(
         ["nbdkit", "-f", "-r", "-U", sock, "--filter=log", "file", image,
          "logfile=" + log],
@@ -221,6 +224,8 @@ def record(args, bmap, objs, work):
     env = dict(os.environ)
     env.setdefault("LIBGUESTFS_BACKEND", "direct")
     env.setdefault("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
+    if os.path.lexists(os.path.join(work, "out")):
+        os.unlink(os.path.join(work, "out"))
     mark = os.path.join(work, "mark.img")
     with open(mark, "wb") as f:
         f.write(b"\n" * (1 << 20))
