@@ -135,7 +135,8 @@ static void gpt_write(uint8_t *img, size_t size, uint32_t ss,
 		bm_put_le32(h + 16, bm_crc32(0, h, 92));
 		memcpy(img + alba * ss, arr, nent * esz);
 	}
-	mbr_entry(img, 0, 0xee, 1, (uint32_t)(size / 512 - 1));
+	/* The protective entry counts logical blocks (UEFI 5.2.3). */
+	mbr_entry(img, 0, 0xee, 1, (uint32_t)(size / ss - 1));
 	free(arr);
 }
 
