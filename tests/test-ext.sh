@@ -53,6 +53,7 @@ check "ext2 1K triple indirect" a.map a.img 0 /dev/sda a
 mkdir -p b/big b/inl
 for i in $(seq 1 10000); do : > "b/big/entry-$i"; done
 for i in $(seq 1 20); do echo "small $i" > "b/inl/s$i"; done
+mkdir -p b/inldir/sub && echo tiny > b/inldir/sub/tiny  # inline directories
 head -c 2000000 /dev/urandom > b/two-mb
 printf 'name with space' > "b/with space"
 printf 'utf8' > "b/caf$(printf '\xc3\xa9')"

@@ -216,6 +216,11 @@ static int dir_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *d,
 	int len = ext2fs_dirent_name_len(d);
 	if (d->inode == 0 || len == 0)
 		return 0;
+	/* Inline-data directories get "." and ".." synthesised by
+	 * libext2fs without the DOT entry codes: skip them by name. */
+	if ((len == 1 && d->name[0] == '.') ||
+	    (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+		return 0;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 32;
 		l->v = bm_reallocarray(l->v, l->cap, sizeof *l->v);
