@@ -49,8 +49,8 @@ RE_NSTRIPES = re.compile(r"num_stripes (\d+) sub_stripes (\d+)")
 RE_STRIPE = re.compile(r"stripe \d+ devid (\d+) offset (\d+)")
 RE_REF = re.compile(r"^\t\tindex \d+ namelen (\d+) name: (.*)$")
 RE_FE_TYPE = re.compile(r"type (\d) \((\w+)\)")
-RE_DISK = re.compile(r"extent data disk byte (\d+) nr (\d+)")
-RE_OFF = re.compile(r"extent data offset (\d+) nr (\d+) ram (\d+)")
+RE_DISK = re.compile(r"(?:extent|prealloc) data disk byte (\d+) nr (\d+)")
+RE_OFF = re.compile(r"(?:extent|prealloc) data offset (\d+) nr (\d+)(?: ram (\d+))?")
 RE_COMP = re.compile(r"extent compression (\d+)")
 
 
@@ -163,7 +163,8 @@ def parse(dump):
                 m = rx.search(line)
                 if m:
                     for k, v in zip(keys, m.groups()):
-                        e[k] = int(v) if v.isdigit() else v
+                        if v is not None:
+                            e[k] = int(v) if v.isdigit() else v
     chunks.sort(key=lambda c: c.logical)
     return chunks, blocks, trees
 

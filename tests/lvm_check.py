@@ -2,6 +2,8 @@
 """Check bmapgen's LVM `l` objects against LVM's own report.
 
     lvm_check.py MAP PVSEGS.json LVS.json EXTENT.txt DISKS
+    lvm_check.py blank-parity PVSEGS.json EXTENT.txt DISKS LV=TYPE:CHUNK_KIB,...
+                 IMAGE...
 
 PVSEGS.json is `pvs --segments --reportformat json --units b -o
 pv_name,pe_start,pvseg_start,pvseg_size,lv_name`, LVS.json `lvs -a
@@ -15,10 +17,19 @@ segments.  A thin LV has no PV segments: its object must lie inside its
 pool's data LV and be non-empty.  bmapgen's `l /dev/VG/LV` (hidden:
 `l /dev/VG/[LV]`) ranges must equal the expected ones exactly.
 
+blank-parity writes bl-IMAGE copies with the parity chunks of the listed
+raid4/5/6 LVs zeroed: P (and Q, whose first coefficient is 1) repeat a
+data sector verbatim wherever the stripe's other data sectors are zero,
+so tags would appear in parity, which belongs to no file.  Members are
+the LV's _rimage_N sub-LVs as LVM reports them; parity places follow md's
+raid5.c rules for the dm-raid type (raid4 is md's PARITY_0 layout).
+
 SPDX-License-Identifier: GPL-2.0-or-later
 """
 
 import json
+import os
+import shutil
 import sys
 
 
@@ -39,11 +50,79 @@ def inside(small, big):
     return True
 
 
+def parity_members(typ, n, s):
+    """Members holding P (and Q) in stripe row S of an N-member array."""
+    if typ == "raid4":
+        return (0,)
+    if typ == "raid5_n":
+        return (n - 1,)
+    if typ in ("raid5", "raid5_ls", "raid5_la"):
+        return (n - 1 - s % n,)
+    if typ in ("raid5_rs", "raid5_ra"):
+        return (s % n,)
+    if typ in ("raid6", "raid6_zr"):
+        p = s % n
+        return (p, (p + 1) % n)
+    if typ == "raid6_nr":
+        p = n - 1 - (s + 1) % n
+        return (p, (p + 1) % n)
+    if typ == "raid6_nc":
+        p = n - 1 - s % n
+        return (p, (p + n - 1) % n)
+    if typ == "raid6_n_6":
+        return (n - 2, n - 1)
+    raise ValueError("no parity rule for " + typ)
+
+
+def blank_parity(argv):
+    pvsegf, extf, disks, spec = argv[:4]
+    images = argv[4:]
+    disk_of = {n: i for i, n in enumerate(disks.split(","))}
+    es = int(open(extf).read().strip().rstrip("B"))
+    pvsegs = json.load(open(pvsegf))["report"][0]["pvseg"]
+    blanks = []  # (image index, offset, length)
+    for item in spec.split(","):
+        lv, rest = item.split("=")
+        typ, kib = rest.split(":")
+        chunk = int(kib) * 1024
+        members = []
+        i = 0
+        while True:
+            segs = [p for p in pvsegs if p["lv_name"] == "[%s_rimage_%d]" % (lv, i)]
+            if not segs:
+                break
+            if len(segs) != 1:
+                raise ValueError("%s_rimage_%d: several PV segments" % (lv, i))
+            p = segs[0]
+            start = int(p["pe_start"].rstrip("B")) + int(p["pvseg_start"]) * es
+            members.append((disk_of[p["pv_name"]], start, int(p["pvseg_size"]) * es))
+            i += 1
+        n = len(members)
+        if n < 2:
+            raise ValueError("%s: no raid images" % lv)
+        rows = members[0][2] // chunk
+        for s in range(rows):
+            for m in parity_members(typ, n, s):
+                d, start, _ = members[m]
+                blanks.append((d, start + s * chunk, chunk))
+    for i, img in enumerate(images):
+        out = os.path.join(os.path.dirname(img), "bl-" + os.path.basename(img))
+        shutil.copyfile(img, out)
+        with open(out, "r+b") as f:
+            for d, off, n in blanks:
+                if d == i:
+                    f.seek(off)
+                    f.write(bytes(n))
+    return 0
+
+
 def main():
+    if sys.argv[1] == "blank-parity":
+        return blank_parity(sys.argv[2:])
     mapf, pvsegf, lvsf, extf, disks = sys.argv[1:6]
     disk_of = {n: i + 1 for i, n in enumerate(disks.split(","))}
     es = int(open(extf).read().strip().rstrip("B"))
-    pvsegs = json.load(open(pvsegf))["report"][0]["pv"]
+    pvsegs = json.load(open(pvsegf))["report"][0]["pvseg"]
     lvs = json.load(open(lvsf))["report"][0]["lv"]
 
     def bare(n):

@@ -13,8 +13,8 @@ member and nothing else:
                   raid4/5/6: md's stripes; parity chunks included)
   raid0           used = "Avail Dev Size" rounded down to the chunk
   linear          used = "Avail Dev Size" (rounded down to "Rounding")
-  raid10          used = array size x copies / members, rounded up to
-                  the chunk (md's calc_sectors)
+  raid10          the rows md(4)'s layout pictures put chunks in (see
+                  raid10_ranges)
 
 Prints one "ok"/"FAIL" line per member; exit 1 on any failure.
 
@@ -115,16 +115,57 @@ def expected(info):
         if r:
             used -= used % r
     elif level == "raid10":
-        arr = num(info["Array Size"]) * 1024
-        layout = info.get("Layout", "")
-        copies = 1
-        for m in re.finditer(r"(near|far|offset)=(\d+)", layout):
-            copies *= int(m.group(2))
-        n = int(info["Raid Devices"])
-        used = -(-(arr * copies // n) // chunk) * chunk
+        used = num(info.get("Used Dev Size") or info["Avail Dev Size"]) * unit
     else:
         raise ValueError("level " + level)
     return off, used
+
+
+def raid10_ranges(info, off, used):
+    """Member byte ranges a raid10 member's chunks occupy, from md(4)'s
+    description of the layouts (near: the copies of a chunk on consecutive
+    devices, row by row; far: one more copy of each chunk on the next
+    device, in the far half; offset: in the next row, on the next device).
+    Array size as md's raid10_size: floor(chunks per device / far) x
+    devices / near.  (mdadm's printed "Array Size" is not rounded so.)"""
+    chunk = chunk_bytes(info)
+    n = int(info["Raid Devices"])
+    role = int(info["Device Role"].split()[-1])
+    lay = dict((k, int(v)) for k, v in re.findall(r"(near|far|offset)=(\d+)",
+                                                  info.get("Layout", "")))
+    nc, fc, fo = lay.get("near", 1), lay.get("far", 1), lay.get("offset", 1)
+    if (fc > 1 or fo > 1) and nc != 1:
+        raise ValueError("layout " + info.get("Layout", "?"))
+    copies = nc * fc * fo
+    cpd = used // chunk
+    arr = cpd // (fc * fo) * n // nc
+    per_dev = -(-arr * copies // n)
+    stride = per_dev // fc
+    rows = set()
+    for c in range(arr):
+        if fo > 1:  # offset: chunk row r -> rows fo*r, copies below
+            m, r = c % n, (c // n) * fo
+            for f in range(fo):
+                if (m + f) % n == role:
+                    rows.add(r + f)
+        elif fc > 1:  # far: copy f on device m+f, f strides further
+            m, r = c % n, c // n
+            for f in range(fc):
+                if (m + f) % n == role:
+                    rows.add(r + f * stride)
+        else:  # near: slots c*nc .. c*nc+nc-1 row by row
+            for k in range(nc):
+                slot = c * nc + k
+                if slot % n == role:
+                    rows.add(slot // n)
+    out = []
+    for r in sorted(rows):
+        a = off + r * chunk
+        if out and out[-1][1] == a:
+            out[-1] = (out[-1][0], a + chunk)
+        else:
+            out.append((a, a + chunk))
+    return out
 
 
 def footprint(mapfile, dev):
@@ -209,7 +250,11 @@ def main():
                         print("ok %s: %s at 0x%x: no md superblock" % (name, img, start))
                         continue
                     off, used = expected(info)
-                    want.setdefault(disk, []).append((start + off, start + off + used))
+                    if info["Raid Level"] == "raid10":
+                        rs = raid10_ranges(info, start + off, used)
+                    else:
+                        rs = [(start + off, start + off + used)]
+                    want.setdefault(disk, []).extend(rs)
             for disk in sorted(set(want) | set(fp)):
                 w = sorted(want.get(disk, []))
                 g = fp.get(disk, [])

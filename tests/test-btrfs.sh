@@ -10,7 +10,7 @@
 #     extents (all compressed ones) mapped to their file at every copy.
 # Scenarios: single device DUP metadata (--rootdir), 64 KiB nodes,
 # 64 KiB sectors (if mkfs allows), subvolumes + snapshot + rewrite +
-# compress zstd/zlib + reflink + 600-extent file + prealloc + sparse +
+# compress zstd/zlib/lzo + reflink + 600-extent file + prealloc + sparse +
 # inline, raid1/raid1c3 over 3 images (and degraded: one image missing),
 # raid1 over 2 partitions of one image, raid5, raid6, raid10, raid0.
 #
@@ -219,7 +219,7 @@ btrfs -q subvolume create "$MNT/@home" >/dev/null
 gen "$T/m3.json" small "$MNT/@/data"
 python3 "$TESTS/btrfs_extra.py" --manifest "$T/m3.json" "$MNT/@/data" ||
 	fail "btrfs_extra"
-for c in zstd zlib; do
+for c in zstd zlib lzo; do
 	mkdir "$MNT/@/$c"
 	btrfs property set "$MNT/@/$c" compression $c
 	seq 1 300000 >"$MNT/@/$c/numbers.txt"
@@ -259,7 +259,7 @@ if run_bmapgen features 0 "$T/f.img"; then
 	dumptree features --sample 100 --min-compressed 8 "${SUBVOLS[@]}" "$T/f.img"
 	scrub "$T/f.img" "$T/f.img"
 	tagscan features "$T/m3b.json" / "$T/f.img"
-	for p in "/@/zstd/numbers.txt" "/@home/.snapshots/1/snapshot/zlib/lines.txt" \
+	for p in "/@/zstd/numbers.txt" "/@home/.snapshots/1/snapshot/zlib/lines.txt" "/@/lzo/lines.txt" \
 		"/@/data/extra/many-extents" "/@/data/extra/prealloc"; do
 		grep -qF " f /dev/sda $p" "$T/features.map" || fail "features: $p not mapped"
 	done

@@ -120,26 +120,29 @@ else
 	echo "ok - SKIP md footprints (mdadm or sfdisk not installed)"
 fi
 
-# The second oracle, opt-in (about 8 minutes under TCG): the kernel in the
+# The second oracle, opt-in (about 15 minutes under TCG): the kernel in the
 # libguestfs appliance reads every file and directory of the clean arrays
 # over NBD (tests/oracle/nbdrecord.py); the reads must agree with the map.
 # The appliance assembles the arrays itself and names them after their
 # superblocks with the host prefix (/dev/md/bmt:r1) and the 0.90 one by its
 # preferred minor (/dev/md/5_0); the map's device names are translated.
-if [ "${BM_NBDRECORD:-0}" = 1 ]; then
-	all="md-r1-a.img md-r1-b.img md-r10f-a.img md-r10f-b.img md-r10f-c.img md-r0.img md-r090.img md-r5lvm.img"
-	# shellcheck disable=SC2086
-	"$BMAPGEN" $all > all.map 2> all.err || true
-	sed -e 's# /dev/md/r1 # /dev/md/bmt:r1 #; s# /dev/md/r10f # /dev/md/bmt:r10f #' \
-	    -e 's# /dev/md/r0 # /dev/md/bmt:r0 #; s# /dev/md0 # /dev/md/5_0 #' \
-	    all.map > all-app.map
-	# shellcheck disable=SC2086
-	if python3 "$SRCDIR/tests/oracle/nbdrecord.py" --map all-app.map \
-		--max-objects 0 $all > nbd.out 2>&1; then
-		ok "nbdrecord: $(grep agreement nbd.out)"
+nbdcheck() { # name, images...: one appliance run over all their arrays
+	local name=$1
+	shift
+	"$BMAPGEN" "$@" > $name.map 2> $name.err || true
+	sed -e 's# /dev/md/\(r1\|r10f\|r0\|r6\|r10n3\|r10o2\|lin\|r4\) # /dev/md/bmt:\1 #' \
+	    -e 's# /dev/md0 # /dev/md/5_0 #' $name.map > $name-app.map
+	if python3 "$SRCDIR/tests/oracle/nbdrecord.py" --map $name-app.map \
+		--max-objects 0 "$@" > $name.nbd 2>&1; then
+		ok "nbdrecord $name: $(grep agreement $name.nbd)"
 	else
-		bad "nbdrecord"; cat nbd.out
+		bad "nbdrecord $name"; cat $name.nbd
 	fi
+}
+if [ "${BM_NBDRECORD:-0}" = 1 ]; then
+	nbdcheck base md-r1-a.img md-r1-b.img md-r10f-a.img md-r10f-b.img \
+		md-r10f-c.img md-r0.img md-r090.img md-r5lvm.img
+	nbdcheck extra md-r6.img md-r10n3.img md-r10o2.img md-lin.img md-r4.img
 fi
 
 # Damage: flip bits in superblocks and at random; bmapgen must not crash.

@@ -9,9 +9,12 @@
 #     non-resident alternate data streams land in the right `f` object;
 #   - a few greps for the objects that must be there.
 # Images: (A) a bare volume with the tagtree "ntfs" profile plus a
-# compressed directory, ADSs, a 5000-entry directory; (B) a nearly full
-# volume with a file fragmented into an attribute list; (C) a Windows-like
-# MBR disk (System Reserved NTFS + C: NTFS).
+# compressed directory, resident and non-resident ADSs, attribute lists
+# (40 streams, 12 long hard-link names), DOS names, symlinks (reparse
+# points), a 5000-entry directory; (B) a nearly full volume with a file
+# fragmented into an attribute list; (C) a Windows-like MBR disk (System
+# Reserved NTFS + C: NTFS); (D) $MFTMirr out of step with $MFT, and a
+# truncated volume.
 set -euo pipefail
 BMAPGEN=${BMAPGEN:-build/bmapgen}
 SRCDIR=${SRCDIR:-.}
@@ -147,7 +150,9 @@ has "A directory index" a.map ' d /dev/sda /dir5000$'
 has "A compressed file" a.map ' f /dev/sda /compressed/mixed.bin$'
 has "A reparse point" a.map ' f /dev/sda /ads/symlink$'
 for f in /al/many-streams /al/many-links; do
-	if ntfsinfo -f -F $f a.img | grep -q 'ATTRIBUTE_LIST'; then
+	# (no pipe into grep -q: with pipefail, ntfsinfo's SIGPIPE would fail)
+	ntfsinfo -f -F $f a.img > info.txt
+	if grep -q 'ATTRIBUTE_LIST' info.txt; then
 		ok "A $f has an attribute list"
 	else
 		bad "A $f has no attribute list (test setup)"
@@ -184,7 +189,8 @@ with open("mnt/fragmented.bin", "wb") as f:
 EOF
 list_paths b.paths
 umount mnt
-if ntfsinfo -f -F /fragmented.bin b.img | grep -q 'ATTRIBUTE_LIST'; then
+ntfsinfo -f -F /fragmented.bin b.img > info.txt
+if grep -q 'ATTRIBUTE_LIST' info.txt; then
 	ok "B has an attribute list"
 else
 	bad "B: the fragmented file has no attribute list (test setup)"
@@ -226,31 +232,45 @@ ntfscheck "C C:" --fs c2.img --offset $((P2 * 512)) --map c.map \
 has "C bootmgr" c.map ' f /dev/sda1 /bootmgr$'
 has "C backup boot sector of C:" c.map ' m /dev/sda2 <ntfs backup boot sector>$'
 
-# --- D: damaged volumes.  (1) $Volume marked dirty in $MFT only, so
-# $MFTMirr no longer matches (what Windows leaves after a crash):
-# libntfs-3g refuses it, bmapgen must still map everything, cleanly.
-# (2) truncated: must warn (exit 1), not crash.
-cp b.img d.img
-python3 - d.img <<'EOF'
+# --- D: damaged volumes.  (1) a timestamp of $LogFile changed in $MFT
+# only, so $MFTMirr no longer matches (as after a crash): libntfs-3g
+# refuses it, bmapgen must still map everything, cleanly.  (2) $Volume
+# marked dirty: everything mapped, plus the fs-needs-recovery finding.
+# (3) truncated: must warn (exit 1), not crash.
+cat > damage.py <<'EOF'
 import struct, sys
-d = bytearray(open(sys.argv[1], "rb").read())
+path, rec_no, attr_type, byte = sys.argv[1], int(sys.argv[2]), int(sys.argv[3], 16), int(sys.argv[4])
+d = bytearray(open(path, "rb").read())
 cs = d[13] * struct.unpack_from("<H", d, 11)[0]
-rec = struct.unpack_from("<Q", d, 0x30)[0] * cs + 3 * 1024   # $Volume
+rec = struct.unpack_from("<Q", d, 0x30)[0] * cs + rec_no * 1024
 off = struct.unpack_from("<H", d, rec + 20)[0]
-while True:                                # to $VOLUME_INFORMATION (0x70)
+while True:            # to the attribute, then BYTE of its value
     t, l = struct.unpack_from("<II", d, rec + off)
-    if t == 0x70:
-        d[rec + off + struct.unpack_from("<H", d, rec + off + 20)[0] + 10] |= 1
+    if t == attr_type:
+        d[rec + off + struct.unpack_from("<H", d, rec + off + 20)[0] + byte] ^= 1
         break
     off += l
-open(sys.argv[1], "wb").write(d)
+open(path, "wb").write(d)
 EOF
+cp b.img d.img
+python3 damage.py d.img 2 10 0        # $LogFile's $STANDARD_INFORMATION
 if ntfsinfo -f -m d.img > /dev/null 2>&1; then
 	bad "D: libntfs-3g accepts the damaged volume (test setup)"
 fi
 run_bmapgen d.map d.img
 ntfscheck "D mirror mismatch" --fs b.img --map d.map --device /dev/sda \
 	--paths b.one --bitmap
+cp b.img d2.img
+python3 damage.py d2.img 3 70 10      # $VOLUME_INFORMATION flags: dirty
+st=0
+"$BMAPGEN" d2.img > d2.map 2> d2.err || st=$?
+if [ $st = 1 ] && grep -q 'marked dirty' d2.err; then
+	ok "D dirty: reported"
+else
+	bad "D dirty: exit $st"; cat d2.err
+fi
+ntfscheck "D dirty, mapped all the same" --fs b.img --map d2.map \
+	--device /dev/sda --paths b.one --bitmap
 head -c 3M b.img > e.img
 st=0
 "$BMAPGEN" e.img > e.map 2> e.err || st=$?

@@ -142,22 +142,30 @@ def main():
         n = min(agb, dblocks - agno * agb)
         cmds += ["fsblock %d" % (agno << agbl), "blockuse -n -c %d" % (n if full else min(n, 256))]
     pat = re.compile(r"block \d+ \((\d+)/(\d+)\) type (\S+)(?: inode (\d+)(?: (.*))?)?$")
+    # runs of contiguous blocks of one type and owner, checked as ranges
+    runs = []
     for line in xfs_db(a.image, cmds).splitlines():
         m = pat.match(line.strip("\n"))
         if not m:
             continue
-        agno, agbno, typ = int(m.group(1)), int(m.group(2)), m.group(3)
-        name = m.group(5)
-        start = byteoff(agno, agbno)
-        end = start + bs
+        agno, agbno, typ, ino = int(m.group(1)), int(m.group(2)), m.group(3), m.group(4)
         stats[typ] = stats.get(typ, 0) + 1
+        r = runs[-1] if runs else None
+        if (r and r[0] == agno and r[1] + r[2] == agbno and r[3] == typ and r[4] == ino
+                and typ not in ("sb", "agf", "agi", "agfl")):
+            r[2] += 1
+        else:
+            runs.append([agno, agbno, 1, typ, ino])
+    for agno, agbno, nblk, typ, ino in runs:
+        start = byteoff(agno, agbno)
+        end = start + nblk * bs
         pieces = objs_at(start, end)
         fd = {(o.type, o.path) for _, _, os_ in pieces for o in os_ if o.type in "fd"}
         if typ in FILE_TYPES:
-            ok = names.get(int(m.group(4)), set())
+            ok = names.get(int(ino), set())
             path = sorted(ok)[0] if ok else None
             if path is None:
-                err("block %d/%d (%s, inode %s): xfs_db knows no path" % (agno, agbno, typ, m.group(4)))
+                err("block %d/%d (%s, inode %s): xfs_db knows no path" % (agno, agbno, typ, ino))
                 continue
             for x, y, os_ in pieces:
                 if not any(o.type in "fd" and o.path in ok for o in os_):

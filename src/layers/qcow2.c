@@ -63,6 +63,7 @@ struct layer {
 	} l2c[L2_CACHE];
 	unsigned l2c_next;
 	uint64_t zdesc;  /* L2 entry of the cached decompressed cluster */
+	bool zvalid;     /* zdesc/zbuf hold one */
 	uint8_t *zbuf, *cbuf;
 	ZSTD_DCtx *zstd; /* kept: creating one per cluster is costly */
 	struct layer *backing;
@@ -179,7 +180,7 @@ static int unzstd_cluster(struct layer *l, const uint8_t *in, size_t n)
 /* Decompress the cluster described by L2 entry E into l->zbuf. */
 static int compressed_cluster(struct layer *l, uint64_t e)
 {
-	if (l->zdesc == e)
+	if (l->zvalid && l->zdesc == e)
 		return 0;
 	unsigned shift = 62 - (l->cluster_bits - 8);
 	uint64_t coff = e & ((1ull << shift) - 1);
@@ -197,12 +198,13 @@ static int compressed_cluster(struct layer *l, uint64_t e)
 	/* nsect <= cluster_size/512, so clen <= 2 * cluster_size. */
 	if (pread_full(l->fd, l->cbuf, clen, coff) < 0)
 		return -1;
-	l->zdesc = 0;
+	l->zvalid = false;
 	int r = l->compression ? unzstd_cluster(l, l->cbuf, clen)
 			       : inflate_cluster(l, l->cbuf, clen);
 	if (r < 0)
 		goto eio;
 	l->zdesc = e;
+	l->zvalid = true;
 	return 0;
 eio:
 	errno = EIO;
@@ -570,7 +572,6 @@ static struct layer *open_layer(struct opener *o, int fd, const char *path,
 	struct layer *l = bm_calloc(1, sizeof *l);
 	l->fd = fd;
 	l->file_size = file_size;
-	l->zdesc = UINT64_MAX; /* never a valid compressed descriptor */
 	uint8_t head[4] = { 0 };
 	if (!format)
 		format = pread_full(fd, head, 4, 0) == 0 &&

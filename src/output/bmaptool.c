@@ -180,6 +180,12 @@ static void human_size(struct bm_str *b, uint64_t n)
 int bm_write_bmaptool(struct bm_ctx *ctx, FILE *out)
 {
 	struct bm_volume *d = bm_disk(ctx, 1);
+	if (bm_disk_count(ctx) != 1) {
+		bm_fail(ctx, NULL, BM_NO_OFFSET, "the bmaptool format "
+			"describes one image, not %u", bm_disk_count(ctx));
+		errno = EINVAL;
+		return -1;
+	}
 	if (!d || d->size == 0) {
 		bm_fail(ctx, d ? d->dev : NULL, BM_NO_OFFSET,
 			"bmaptool format: no data to describe");

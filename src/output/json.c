@@ -1,6 +1,6 @@
 /* JSON and JSON Lines output.
  *
- * The schema (documented in bmapgen.1 and doc/json.md):
+ * The schema (documented in bmapgen.1 and src/output/json-schema.md):
  *
  *   { "format": "bmapgen-map", "version": 1, "generator": "bmapgen X",
  *     "disks":   [ { "disk", "dev", "source", "input_format", "size" } ],

@@ -346,6 +346,37 @@ static void ntfs_emit_backup(struct bm_volume *v, const struct ntfs_boot *nb)
 		bm_object(v->ctx, 'm', v->dev, "ntfs backup boot sector"));
 }
 
+/* What a read-only mount does not check: a volume Windows did not shut
+ * down cleanly (dirty flag, unreplayed $LogFile, hibernation or "fast
+ * startup") holds changes that are not in place yet: the map shows the
+ * volume as it is on disk.  Reported, not replayed. */
+static void ntfs_check_clean(struct bm_volume *v, ntfs_volume *nv)
+{
+	const char *why = NULL;
+
+	if (le16_to_cpu(nv->flags) & le16_to_cpu(VOLUME_IS_DIRTY))
+		why = "is marked dirty";
+	ntfs_inode *ni = ntfs_inode_open(nv, FILE_LogFile);
+	ntfs_attr *na = ni ? ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0) : NULL;
+	if (na) {
+		RESTART_PAGE_HEADER *rp = NULL;
+		if (!ntfs_check_logfile(na, &rp))
+			why = "has a damaged $LogFile";
+		else if (rp && !ntfs_is_logfile_clean(na, rp))
+			why = "has an unreplayed $LogFile";
+		free(rp);
+		ntfs_attr_close(na);
+	}
+	if (ni)
+		ntfs_inode_close(ni);
+	if (!why && ntfs_volume_check_hiberfile(nv, 0) < 0 && errno == EPERM)
+		why = "is hibernated (Windows hibernation or fast startup)";
+	if (why)
+		bm_finding(v->ctx, "fs-needs-recovery", BM_SEV_WARNING, v->dev,
+			   0, "ntfs volume %s: changes Windows has not written "
+			   "in place are not mapped", why);
+}
+
 /* Mount V read-only through our device: no $LogFile check or reset, no
  * hibernation check, no dirty flag (and the device refuses writes
  * anyway).  libntfs-3g refuses a volume whose $MFTMirr differs from the
@@ -394,11 +425,16 @@ static int ntfs_walk(struct bm_volume *v, void *state)
 	uint64_t bytes;
 	int ret = 0;
 
-	if (!bm_mul(nb->nsectors, nb->bps, &bytes) || bytes > v->size)
-		bm_warn(ctx, v->dev, 0,
-			"ntfs: the volume claims %llu sectors, more than its "
-			"container holds (truncated?): what is missing is not "
-			"mapped", (unsigned long long)nb->nsectors);
+	if (!bm_mul(nb->nsectors, nb->bps, &bytes))
+		bytes = UINT64_MAX;
+	v->fs_size = bytes;
+	if (bytes > v->size)
+		bm_finding(ctx, "fs-larger-than-volume", BM_SEV_ERROR, v->dev,
+			   0, "ntfs says it spans %llu sectors of %u bytes, "
+			   "more than its volume (0x%llx bytes) holds: what is "
+			   "missing is not mapped",
+			   (unsigned long long)nb->nsectors, nb->bps,
+			   (unsigned long long)v->size);
 	ntfs_emit_backup(v, nb);
 
 	/* libntfs-3g reports through a process-wide log handler with no
@@ -418,6 +454,8 @@ static int ntfs_walk(struct bm_volume *v, void *state)
 		free(nb);
 		return -1;
 	}
+
+	ntfs_check_clean(v, nv);
 
 	struct bm_ntfs_walk w = {
 		.v = v,

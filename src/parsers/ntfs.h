@@ -23,6 +23,7 @@
 #include <ntfs-3g/runlist.h>
 #include <ntfs-3g/dir.h>
 #include <ntfs-3g/logging.h>
+#include <ntfs-3g/logfile.h>
 
 #include "bmapgen.h"
 

@@ -80,7 +80,7 @@ nbdrecord_replay_fails() { # label map images...
 	python3 "$ORACLE/nbdrecord.py" --replay "$T/rec-$label" --map "$map" "$@" \
 		> "$T/nbd-broken.out" 2>&1 || st=$?
 	if [ $st = 1 ]; then
-		ok "$label: nbdrecord rejects $(basename "$map") ($(grep -E '^  agreement' "$T/nbd-broken.out" | tr -s ' '))"
+		ok "$label: nbdrecord rejects $(basename "$map") ($(grep -E '^ +(agreement|disk [0-9]+ |file ranges unread)' "$T/nbd-broken.out" | tr -s ' ' | tr '\n' ';'))"
 	else
 		bad "$label: nbdrecord exit $st on $(basename "$map")"
 		cat "$T/nbd-broken.out"

@@ -225,6 +225,30 @@ static const struct bm_volume_ops lv_ops = {
 	.destroy = lv_destroy,
 };
 
+/* Are all of LV's extents on present PVs?  A raid image that is not is
+ * given to the array as a missing member (so parity can stand in). */
+static bool lv_complete(const struct lvm_lv *lv, unsigned depth)
+{
+	if (depth > LVM_MAX_DEPTH)
+		return false;
+	for (size_t i = 0; i < lv->nsegs; i++) {
+		const struct lvm_seg *seg = &lv->segs[i];
+		if (seg->type != LVM_SEG_STRIPED && seg->type != LVM_SEG_MIRROR)
+			continue;
+		bool any = false, all = true;
+		for (unsigned j = 0; j < seg->nareas; j++) {
+			const struct lvm_area *a = &seg->areas[j];
+			bool ok = a->pv ? a->pv->vol != NULL
+				: a->lv && lv_complete(a->lv, depth + 1);
+			any |= ok;
+			all &= ok;
+		}
+		if (seg->type == LVM_SEG_STRIPED ? !all : !any)
+			return false;
+	}
+	return true;
+}
+
 /* Build the md-style array of a raid segment over its rimage LVs. */
 static void build_raid(struct lvm_lv *lv, struct lvm_seg *seg)
 {
@@ -241,7 +265,7 @@ static void build_raid(struct lvm_lv *lv, struct lvm_seg *seg)
 				"0: not mapped", img->name);
 			goto out;
 		}
-		if (img->state == 2 && img->size)
+		if (img->state == 2 && img->size && lv_complete(img, 0))
 			m[i] = img->vol;
 		if (img->size < member)
 			member = img->size;
@@ -313,12 +337,14 @@ static struct bm_volume *lv_volume(struct lvm_lv *lv, unsigned depth)
 					      : sub_volume(&a->lv, depth);
 			if (!parent)
 				parent = v;
+			uint64_t aoff;
 			if (a->lv && v && seg->type != LVM_SEG_RAID &&
-			    !bm_in_range(a->start *
-						       vg->extent_bytes,
-					seg->type == LVM_SEG_STRIPED
-						? seg->len / seg->nareas
-						: seg->len, v->size)) {
+			    (!bm_mul(a->start, vg->extent_bytes, &aoff) ||
+			     !bm_in_range(aoff,
+					  seg->type == LVM_SEG_STRIPED
+						  ? seg->len / seg->nareas
+						  : seg->len,
+					  v->size))) {
 				bm_warn(ctx, lv->dev, seg->start,
 					"LVM2 segment runs past the end of "
 					"sub-LV %s: not mapped", a->lv->name);

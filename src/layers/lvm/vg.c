@@ -133,8 +133,12 @@ static int build_vg(struct lvm_slot *s, struct lvm_pv *best)
 				ext /= seg->nareas;
 			for (unsigned k = 0; k < seg->nareas; k++) {
 				struct lvm_area *a = &seg->areas[k];
+				uint64_t end;
 				if (a->pv && (a->start > a->pv->pe_count ||
-					      ext > a->pv->pe_count - a->start)) {
+					      ext > a->pv->pe_count - a->start ||
+					      !bm_muladd(a->start + ext,
+							 vg->extent_bytes,
+							 a->pv->pe_start, &end))) {
 					bm_warn(ctx, lv->dev, seg->start,
 						"LVM2 segment uses extents "
 						"past the end of PV %s: not "

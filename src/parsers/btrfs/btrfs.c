@@ -107,6 +107,11 @@ static int build(struct bm_ctx *ctx, struct member **m, size_t n)
 	}
 	fs->ndevs = n;
 	fs->dev = bm_strdup(first->dev);
+	bm_debug(ctx, "%s: btrfs, %zu of %llu devices, generation %llu, "
+		 "nodesize %u, sectorsize %u, csum type %u", fs->dev, n,
+		 (unsigned long long)fs->sb.num_devices,
+		 (unsigned long long)fs->sb.generation, fs->sb.nodesize,
+		 fs->sb.sectorsize, fs->sb.csum_type);
 
 	if (fs->sb.flags & BTRFS_SUPER_FLAG_SEEDING)
 		bm_warn(ctx, fs->dev, BM_NO_OFFSET,

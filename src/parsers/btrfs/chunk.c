@@ -420,6 +420,21 @@ static int lv_read(struct bm_volume *v, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* Start of the first chunk after LOGICAL, 0 if none. */
+static uint64_t next_chunk(const struct bm_btrfs_fs *fs, uint64_t logical)
+{
+	size_t lo = 0, hi = fs->nchunks;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (fs->chunks[mid].logical <= logical)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < fs->nchunks ? fs->chunks[lo].logical : 0;
+}
+
 /* Remember the RAID5/6 row holding LOGICAL (once). */
 static void note_row(struct bm_btrfs_fs *fs, uint64_t logical)
 {
@@ -454,8 +469,17 @@ static int lv_map(struct bm_volume *v, uint64_t off, uint64_t len,
 		unsigned n = bm_btrfs_resolve(fs, off, len, locs, &piece);
 
 		if (n == 0) {
+			/* A gap between chunks: map what follows it. */
+			uint64_t next = next_chunk(fs, off), skip;
+
 			errno = ENXIO;
-			return -1;
+			rc = -1;
+			if (next == 0 || next - off >= len)
+				return -1;
+			skip = next - off;
+			off += skip;
+			len -= skip;
+			continue;
 		}
 		if (n > 1 && (locs[1].flags & BM_RANGE_PARITY))
 			note_row(fs, off);

@@ -433,8 +433,13 @@ static void emit_inode(struct bm_btrfs_fs *fs, struct scan *s,
 			     path);
 
 	for (size_t i = ir->r0; i < ir->r1; i++)
-		bm_emit_flags(fs->lvol, s->rg[i].logical, s->rg[i].len, o,
-			      s->rg[i].flags);
+		if (bm_emit_flags(fs->lvol, s->rg[i].logical, s->rg[i].len, o,
+				  s->rg[i].flags) < 0)
+			bm_warn(fs->ctx, fs->dev, s->rg[i].logical,
+				"btrfs: %s: 0x%llx bytes at this logical "
+				"address are (partly) outside every chunk or "
+				"device: not mapped", path,
+				(unsigned long long)s->rg[i].len);
 }
 
 /* Give every inode reachable from the subvolume's root directory its
@@ -518,12 +523,20 @@ static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 	orphan = bm_object(fs->ctx, 'm', fs->dev, "btrfs orphan inode");
 	for (size_t i = 0; i < s->nin; i++) {
 		struct inode_rec *ir = &s->in[i];
+		bm_obj o = orphan;
+
 		if (ir->done || ir->r1 == ir->r0)
 			continue;
-		unreached++;
+		if (ir->ino > BTRFS_LAST_FREE_OBJECTID)
+			/* Internal inodes above the user range: the old
+			 * free inode number cache (objectid -12). */
+			o = bm_object(fs->ctx, 'm', fs->dev,
+				      "btrfs free inode cache");
+		else
+			unreached++;
 		for (size_t k = ir->r0; k < ir->r1; k++)
 			bm_emit_flags(fs->lvol, s->rg[k].logical, s->rg[k].len,
-				      orphan, s->rg[k].flags);
+				      o, s->rg[k].flags);
 	}
 	if (unreached)
 		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,

@@ -247,7 +247,8 @@ int bm_xfs_dir_walk(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 			"xfs: directory inode %llu has too many extents, "
 			"some entries lost",
 			(unsigned long long)ip->ino);
-	qsort(l.e, l.n, sizeof(*l.e), cmp_ext);
+	if (l.n > 1)
+		qsort(l.e, l.n, sizeof(*l.e), cmp_ext);
 	/* A block-form directory's di_size is the end of its data blocks
 	 * (xfs_dir2_grow_inode); blocks past it hold no entries. */
 	limit = (ip->size + fs->blocksize - 1) >> fs->blocklog;
