@@ -74,7 +74,7 @@ bench: deps-test all
 images:
 	./tests/images/make-images
 
-oracle: all
+oracle: all $(if $(filter $(BUILD)/demo.img,$(IMAGE)),$(BUILD)/demo.img)
 	./tests/oracle/run $(IMAGE)
 
 clean:

@@ -63,6 +63,7 @@ static void identify_unknown(struct bm_volume *v)
 	if (fd < 0)
 		return;
 	char *buf = bm_malloc(window);
+	bool identified = false;
 	if (ftruncate(fd, (off_t)v->size) < 0)
 		goto out;
 	uint64_t offs[2] = { 0, v->size > window ? v->size - window : 0 };
@@ -94,9 +95,18 @@ static void identify_unknown(struct bm_volume *v)
 					"contains %s, which bmapgen does not "
 					"map: only the volume is mapped",
 					type);
+			identified = type != NULL;
 		}
 	}
 	blkid_free_probe(pr);
+	/* Nothing known on a partition: often just unused, but also what a
+	 * wrong partition offset looks like; say so under -v and in check. */
+	if (!identified && v->part_type)
+		bm_finding(v->ctx, "unrecognised-contents", BM_SEV_INFO, v->dev,
+			   BM_NO_OFFSET,
+			   "no partition table, volume or filesystem found "
+			   "(type %s): not mapped inside",
+			   v->part_type);
 out:
 	free(buf);
 	close(fd);

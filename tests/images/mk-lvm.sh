@@ -21,7 +21,7 @@
 # with parents and segment types) are the ground truth for the `l`
 # objects (tests/lvm_check.py); lvm-X.disks.txt names the kernel devices
 # of disks 1, 2, ... (the appliance's sdX order is not the drive order, so
-# drives are labelled and addressed as /dev/disk/guestfs/dN).
+# drives are labelled and addressed as /dev/disk/guestfs/da, db, ...).
 # Images are deterministic up to LVM's
 # uuids and timestamps.
 set -euo pipefail
@@ -40,7 +40,7 @@ tar -C "$T" --sparse --numeric-owner -cf "$T/tree.tar" tree
 
 fill() { # LV [mkfs options]: ext4 with the tree under /tree
 	cat <<EOF
-mkfs ext4 /dev/vgt/$1 $2
+mkfs ext4 /dev/vgt/$1 ${2:-}
 mount /dev/vgt/$1 /
 tar-in $T/tree.tar /
 umount /
@@ -52,7 +52,7 @@ report() { # set name: LVM's own reports, piped out of the appliance
 debug sh "lvs -a --reportformat json -o lv_name,lv_parent,segtype,seg_pe_ranges,lv_attr,origin,pool_lv vgt 2>/dev/null" | cat > $OUT/lvm-$1.lvs.json
 debug sh "pvs --segments --reportformat json --units b -o pv_name,pe_start,pvseg_start,pvseg_size,lv_name 2>/dev/null" | cat > $OUT/lvm-$1.pvsegs.json
 debug sh "vgs --noheadings --units b -o vg_extent_size vgt 2>/dev/null" | cat > $OUT/lvm-$1.extent.txt
-debug sh "for l in /dev/disk/guestfs/d?; do readlink -f \$l; done | paste -sd," | cat > $OUT/lvm-$1.disks.txt
+debug sh "for l in /dev/disk/guestfs/d[a-e]; do readlink -f \$l; done | paste -sd," | cat > $OUT/lvm-$1.disks.txt
 EOF
 }
 
@@ -61,15 +61,15 @@ waitsync="while lvs --noheadings -o sync_percent vgt | grep -v 100.00 | grep -q 
 # --- set A --------------------------------------------------------
 for i in 1 2 3; do rm -f "$T/a$i.img"; truncate -s 48M "$T/a$i.img"; done
 {
-	for i in 1 2 3; do echo "add $T/a$i.img format:raw label:d$i"; done
+	for i in 1 2 3; do echo "add $T/a$i.img format:raw label:d$(printf "\\$((140 + i))")"; done
 	echo run
-	echo 'debug sh "udevadm settle; pvcreate -y /dev/disk/guestfs/d1 /dev/disk/guestfs/d2 /dev/disk/guestfs/d3 && vgcreate -s 1m vgt /dev/disk/guestfs/d1 /dev/disk/guestfs/d2 /dev/disk/guestfs/d3 && lvcreate -y -Wn -n lin -L 2m vgt /dev/disk/guestfs/d1 && lvcreate -y -Wn -n gap -L 1m vgt /dev/disk/guestfs/d1 && lvextend -L 4m vgt/lin /dev/disk/guestfs/d2 && lvextend -L 5m vgt/lin /dev/disk/guestfs/d1 && lvcreate -y -Wn -n s2 -i 2 -I 16k -L 4m vgt /dev/disk/guestfs/d1 /dev/disk/guestfs/d2 && lvcreate -y -Wn -n s3 -i 3 -I 8k -L 6m vgt && lvcreate -y -Wn --type raid1 -m 1 -n r1 -L 4m vgt /dev/disk/guestfs/d1 /dev/disk/guestfs/d2 && lvcreate -y -Wn --type raid5 -i 2 -I 32k -n r5 -L 4m vgt && lvcreate -y -Wn -L 20m --chunksize 64k -T vgt/pool /dev/disk/guestfs/d3 && lvcreate -y -V 8m -T vgt/pool -n th1 && lvcreate -y -V 8m -T vgt/pool -n th2 2>&1"'
+	echo 'debug sh "udevadm settle; pvcreate -y /dev/disk/guestfs/da /dev/disk/guestfs/db /dev/disk/guestfs/dc && vgcreate -s 1m vgt /dev/disk/guestfs/da /dev/disk/guestfs/db /dev/disk/guestfs/dc && lvcreate -y -Wn -n lin -L 2m vgt /dev/disk/guestfs/da && lvcreate -y -Wn -n gap -L 1m vgt /dev/disk/guestfs/da && lvextend -L 4m vgt/lin /dev/disk/guestfs/db && lvextend -L 5m vgt/lin /dev/disk/guestfs/da && lvcreate -y -Wn -n s2 -i 2 -I 16k -L 4m vgt /dev/disk/guestfs/da /dev/disk/guestfs/db && lvcreate -y -Wn -n s3 -i 3 -I 8k -L 6m vgt && lvcreate -y -Wn --type raid1 -m 1 -n r1 -L 4m vgt /dev/disk/guestfs/da /dev/disk/guestfs/db && lvcreate -y -Wn --type raid5 -i 2 -I 32k -n r5 -L 4m vgt && lvcreate -y -Wn -L 20m --chunksize 64k -T vgt/pool /dev/disk/guestfs/dc && lvcreate -y -V 8m -T vgt/pool -n th1 && lvcreate -y -V 8m -T vgt/pool -n th2 2>&1"'
 	echo "debug sh \"$waitsync\""
 	# lin: 4 KiB blocks = the COW chunk, so no chunk is left half
 	# overwritten in the origin (stale tags of the deleted file)
 	fill lin blocksize:4096
 	for lv in s2 s3 r1 r5 th1 th2; do fill $lv; done
-	echo 'debug sh "lvcreate -y -kn -s -n th1snap vgt/th1 && lvcreate -y -s -c 4k -n oldsnap -L 6m vgt/lin /dev/disk/guestfs/d3 2>&1"'
+	echo 'debug sh "lvcreate -y -kn -s -n th1snap vgt/th1 && lvcreate -y -s -c 4k -n oldsnap -L 6m vgt/lin /dev/disk/guestfs/dc 2>&1"'
 	# Make origins and snapshots differ: the snapshots keep /tree/big,
 	# whose blocks the origins overwrite with zeroes.
 	for lv in lin th1; do
@@ -86,9 +86,9 @@ guestfish -f "$T/a.fish" > "$T/a.log" 2>&1 || { cat "$T/a.log"; exit 1; }
 # --- set B --------------------------------------------------------
 for i in 1 2 3 4 5; do rm -f "$T/b$i.img"; truncate -s 24M "$T/b$i.img"; done
 {
-	for i in 1 2 3 4 5; do echo "add $T/b$i.img format:raw label:d$i"; done
+	for i in 1 2 3 4 5; do echo "add $T/b$i.img format:raw label:d$(printf "\\$((140 + i))")"; done
 	echo run
-	echo 'debug sh "udevadm settle; pvcreate -y /dev/disk/guestfs/d1 /dev/disk/guestfs/d2 /dev/disk/guestfs/d3 /dev/disk/guestfs/d4 /dev/disk/guestfs/d5 && vgcreate -s 1m vgt /dev/disk/guestfs/d1 /dev/disk/guestfs/d2 /dev/disk/guestfs/d3 /dev/disk/guestfs/d4 /dev/disk/guestfs/d5 && lvcreate -y -Wn --type raid0 -i 2 -I 16k -n r0 -L 4m vgt && lvcreate -y -Wn --type raid4 -i 2 -I 16k -n r4 -L 4m vgt && lvcreate -y -Wn --type raid5_ra -i 2 -I 16k -n r5ra -L 4m vgt && lvcreate -y -Wn --type raid6 -i 3 -I 16k -n r6 -L 6m vgt && lvcreate -y -Wn --type raid6_nc -i 3 -I 16k -n r6nc -L 6m vgt && lvcreate -y -Wn --type raid10 -i 2 -m 1 -I 16k -n r10 -L 4m vgt && lvcreate -y -Wn --type mirror -m 1 --mirrorlog disk -n mir -L 4m vgt 2>&1"'
+	echo 'debug sh "udevadm settle; pvcreate -y /dev/disk/guestfs/da /dev/disk/guestfs/db /dev/disk/guestfs/dc /dev/disk/guestfs/dd /dev/disk/guestfs/de && vgcreate -s 1m vgt /dev/disk/guestfs/da /dev/disk/guestfs/db /dev/disk/guestfs/dc /dev/disk/guestfs/dd /dev/disk/guestfs/de && lvcreate -y -Wn --type raid0 -i 2 -I 16k -n r0 -L 4m vgt && lvcreate -y -Wn --type raid4 -i 2 -I 16k -n r4 -L 4m vgt && lvcreate -y -Wn --type raid5_ra -i 2 -I 16k -n r5ra -L 4m vgt && lvcreate -y -Wn --type raid6 -i 3 -I 16k -n r6 -L 6m vgt && lvcreate -y -Wn --type raid6_nc -i 3 -I 16k -n r6nc -L 6m vgt && lvcreate -y -Wn --type raid10 -i 2 -m 1 -I 16k -n r10 -L 4m vgt && lvcreate -y -Wn --type mirror -m 1 --mirrorlog disk -n mir -L 4m vgt 2>&1"'
 	echo "debug sh \"$waitsync\""
 	for lv in r0 r4 r5ra r6 r6nc r10 mir; do fill $lv; done
 	report b

@@ -12,9 +12,14 @@
  * format"), kernel fs/btrfs/tree-checker.c.
  *
  * Paths are relative to the top-level subvolume (id 5); a subvolume
- * appears as a directory where its DIR_INDEX entry links it.  A file with
- * several hard links is mapped under the first path found.  Shared
- * extents (reflinks, snapshots) are emitted by every owner.
+ * appears as a directory where its DIR_INDEX entry links it (its
+ * ROOT_BACKREF confirms the parent: a snapshot's copies of links to
+ * nested subvolumes are empty placeholders).  A file with several hard
+ * links is mapped under the first path found.  Shared extents (reflinks,
+ * snapshots) are emitted by every owner.  Each subvolume is scanned into
+ * per-inode lists first (items come in inode order), then named by a
+ * walk from its root directory, then emitted; inodes no directory
+ * reaches are mapped as metadata.  See doc/btrfs.md for the objects.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
