@@ -75,22 +75,8 @@ static bool parse_size(const char **p, uint64_t *out)
 		base = 16;
 		s += 2;
 	}
-	uint64_t v = 0;
-	size_t n = 0;
-	for (;; s++, n++) {
-		unsigned d;
-		if (*s >= '0' && *s <= '9')
-			d = (unsigned)(*s - '0');
-		else if (base == 16 && *s >= 'a' && *s <= 'f')
-			d = (unsigned)(*s - 'a' + 10);
-		else if (base == 16 && *s >= 'A' && *s <= 'F')
-			d = (unsigned)(*s - 'A' + 10);
-		else
-			break;
-		if (!bm_muladd(v, (uint64_t)base, d, &v))
-			return false;
-	}
-	if (n == 0)
+	uint64_t v;
+	if (!bm_parse_u64(&s, base, &v))
 		return false;
 	static const char suffix[] = "kMGTPE";
 	const char *sp = *s ? strchr(suffix, *s) : NULL;

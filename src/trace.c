@@ -183,20 +183,8 @@ static bool field(const char *line, const char *key, uint64_t *out)
 			base = 16;
 			s += 2;
 		}
-		uint64_t v = 0;
-		size_t n = 0;
-		for (;; s++, n++) {
-			unsigned d;
-			if (*s >= '0' && *s <= '9')
-				d = (unsigned)(*s - '0');
-			else if (base == 16 && *s >= 'a' && *s <= 'f')
-				d = (unsigned)(*s - 'a' + 10);
-			else
-				break;
-			if (!bm_muladd(v, (uint64_t)base, d, &v))
-				return false;
-		}
-		if (n == 0 || (*s != ' ' && *s != '\0'))
+		uint64_t v;
+		if (!bm_parse_u64(&s, base, &v) || (*s != ' ' && *s != '\0'))
 			return false;
 		*out = v;
 		return true;

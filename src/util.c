@@ -41,6 +41,31 @@ uint32_t bm_crc32c(uint32_t seed, const void *buf, size_t len)
 	return crc_reflected(0x82f63b78u, seed, buf, len);
 }
 
+bool bm_parse_u64(const char **p, int base, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	/* Ends at the first non-digit; every step consumes a character. */
+	for (;; s++) {
+		unsigned d;
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned)(*s - '0');
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = (unsigned)(*s - 'a' + 10);
+		else if (base == 16 && *s >= 'A' && *s <= 'F')
+			d = (unsigned)(*s - 'A' + 10);
+		else
+			break;
+		if (!bm_muladd(v, (uint64_t)base, d, &v))
+			return false;
+	}
+	if (s == *p)
+		return false;
+	*p = s;
+	*out = v;
+	return true;
+}
+
 static void oom(void)
 {
 	fputs("bmapgen: out of memory\n", stderr);

@@ -85,6 +85,11 @@ static inline bool bm_in_range(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
+/* Parse the digits of an unsigned number in BASE (10 or 16; hex digits
+ * in either case) at *P, advancing *P past them.  False when there is no
+ * digit or the value overflows 64 bits.  Callers check what follows. */
+bool bm_parse_u64(const char **p, int base, uint64_t *out);
+
 /* CRC32 (IEEE 802.3, as in GPT and zlib) and CRC32C (Castagnoli, as in
  * ext4/XFS/btrfs); SEED is the running value (0 to start; the usual
  * pre/post inversion is done inside). */

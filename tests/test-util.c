@@ -81,6 +81,19 @@ int main(void)
 	      "set has");
 	bm_u64set_free(&set);
 
+	const char *q = "ff0 x";
+	uint64_t v = 0;
+	CHECK(bm_parse_u64(&q, 16, &v) && v == 0xff0 && *q == ' ', "hex");
+	q = "18446744073709551615z";
+	CHECK(bm_parse_u64(&q, 10, &v) && v == UINT64_MAX && *q == 'z',
+	      "max");
+	q = "18446744073709551616";
+	CHECK(!bm_parse_u64(&q, 10, &v), "overflow");
+	q = "x1";
+	CHECK(!bm_parse_u64(&q, 10, &v) && *q == 'x', "no digits");
+	q = "1A";
+	CHECK(bm_parse_u64(&q, 10, &v) && v == 1 && *q == 'A', "base 10 stops");
+
 	char *n = bm_partition_name("/dev/sda", 5);
 	CHECK(strcmp(n, "/dev/sda5") == 0, "%s", n);
 	free(n);

@@ -109,20 +109,8 @@ static void add_rec(struct bm_map *m, uint32_t disk, uint64_t start,
 static bool parse_num(const char **p, int base, uint64_t *out)
 {
 	const char *s = *p;
-	uint64_t v = 0;
-	size_t n = 0;
-	for (;; s++, n++) {
-		unsigned d;
-		if (*s >= '0' && *s <= '9')
-			d = (unsigned)(*s - '0');
-		else if (base == 16 && *s >= 'a' && *s <= 'f')
-			d = (unsigned)(*s - 'a' + 10);
-		else
-			break;
-		if (!bm_muladd(v, (uint64_t)base, d, &v))
-			return false;
-	}
-	if (n == 0 || *s != ' ')
+	uint64_t v;
+	if (!bm_parse_u64(&s, base, &v) || *s != ' ')
 		return false;
 	*p = s + 1;
 	*out = v;

@@ -124,7 +124,7 @@ static const struct bm_xfs_ext *lookup(const struct extlist *l, uint64_t fo)
 
 /* Read directory block DBLK (file block number) into BUF. */
 static int read_dirblock(struct bm_xfs *fs, const struct extlist *l,
-			 uint64_t dblk, uint8_t *buf)
+			 uint64_t dblk, uint8_t *buf, uint64_t *first)
 {
 	uint64_t k = 0, nblk = UINT64_C(1) << fs->dirblklog;
 
@@ -143,16 +143,19 @@ static int read_dirblock(struct bm_xfs *fs, const struct extlist *l,
 		    bm_xfs_read(fs, buf + (k << fs->blocklog),
 				(size_t)(run << fs->blocklog), off) < 0)
 			return -1;
+		if (k == 0)
+			*first = off;
 		k += run;
 	}
 	return 0;
 }
 
-/* Report the entries of data block B (directory block DBLK).  Returns 0,
- * 1 if the block is damaged (after a warning), -1 if CB stopped. */
+/* Report the entries of data block B (directory block DBLK, starting at
+ * volume offset OFF).  Returns 0, 1 if the block is damaged (after a
+ * warning), -1 if CB stopped. */
 static int data_block(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
-		      const uint8_t *b, uint64_t dblk, bm_xfs_dirent_cb cb,
-		      void *opaque)
+		      const uint8_t *b, uint64_t dblk, uint64_t off,
+		      bm_xfs_dirent_cb cb, void *opaque)
 {
 	uint32_t dbs = fs->dirblksize, magic = bm_be32(b);
 	unsigned hdr = fs->crc ? 64 : 16;
@@ -165,7 +168,7 @@ static int data_block(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 		block = magic == XFS_DIR2_BLOCK_MAGIC;
 	if (!block && magic != (fs->crc ? XFS_DIR3_DATA_MAGIC :
 					  XFS_DIR2_DATA_MAGIC)) {
-		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
+		bm_warn(fs->ctx, fs->dev, off,
 			"xfs: directory inode %llu: block %llu is not a data "
 			"block, entries lost",
 			(unsigned long long)ip->ino, (unsigned long long)dblk);
@@ -173,9 +176,9 @@ static int data_block(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 	}
 	if (fs->crc) {
 		if (!bm_xfs_crc_ok(b, dbs, 4))
-			bm_xfs_crc_warn(fs, BM_NO_OFFSET, "directory block");
+			bm_xfs_crc_warn(fs, off, "directory block");
 		if (bm_be64(b + 40) != ip->ino) {
-			bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
+			bm_warn(fs->ctx, fs->dev, off,
 				"xfs: directory inode %llu: block %llu has "
 				"another owner, entries lost",
 				(unsigned long long)ip->ino,
@@ -217,7 +220,7 @@ static int data_block(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 	}
 	return 0;
 bad:
-	bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
+	bm_warn(fs->ctx, fs->dev, off,
 		"xfs: directory inode %llu: block %llu is corrupt, some "
 		"entries lost",
 		(unsigned long long)ip->ino, (unsigned long long)dblk);
@@ -266,7 +269,9 @@ int bm_xfs_dir_walk(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 		if (end > limit)
 			end = limit;
 		for (; d < end && ret >= 0; d += fsbpdb) {
-			if (read_dirblock(fs, &l, d, buf) < 0) {
+			uint64_t off = 0;
+
+			if (read_dirblock(fs, &l, d, buf, &off) < 0) {
 				bm_warn(fs->ctx, fs->dev, ip->off,
 					"xfs: directory inode %llu: cannot "
 					"read block %llu, entries lost",
@@ -274,7 +279,8 @@ int bm_xfs_dir_walk(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 					(unsigned long long)d);
 				ret = 1;
 			} else {
-				ret = data_block(fs, ip, buf, d, cb, opaque);
+				ret = data_block(fs, ip, buf, d, off, cb,
+						 opaque);
 			}
 			/* A directory of garbage must not flood the
 			 * output with warnings (or take long). */
