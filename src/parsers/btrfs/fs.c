@@ -19,7 +19,7 @@
  * snapshots) are emitted by every owner.  Each subvolume is scanned into
  * per-inode lists first (items come in inode order), then named by a
  * walk from its root directory, then emitted; inodes no directory
- * reaches are mapped as metadata.  See doc/btrfs.md for the objects.
+ * reaches are mapped as metadata.  See src/parsers/btrfs/README.md for the objects.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
