@@ -130,15 +130,27 @@ def check(args):
             # made with another seed: not ours)
             t = len(tagtree.tag(fid, s))
             n = min(CHECK, f["sectors"][s] - t)
+            if off % SECTOR:
+                # inline data may continue elsewhere after its first
+                # inline-max bytes (ext4: i_block, then an xattr)
+                n = min(n, max(0, args.inline_max - t))
             if after[:n] != f["filler"][t:t + n]:
                 foreign += 1
                 continue
             hits.append((disk, off, fid, s))
 
+    def span(off, fid, s):
+        """Bytes known to be this file's at OFF: the whole sector for an
+        aligned tag of a normal file; only the tag itself for unaligned
+        (inline) tags and small files, whose sector may hold other data."""
+        if off % SECTOR or files[fid]["small"]:
+            return len(tagtree.tag(fid, s))
+        return files[fid]["sectors"][s]
+
     # 2. what covers the first and last byte each tag's sector has
     points = {}
     for disk, off, fid, s in hits:
-        n = files[fid]["sectors"][s]
+        n = span(off, fid, s)
         pts = points.setdefault(disk, set())
         pts.add(off)
         pts.add(off + n - 1)
@@ -180,13 +192,10 @@ def check(args):
     for disk, off, fid, s in hits:
         f = files[fid]
         r = res[fid]
-        n = f["sectors"][s]
         aligned = off % SECTOR == 0
         strict = aligned and not f["small"]
-        if not aligned:
-            n = len(tagtree.tag(fid, s))  # only the tag is known to be there
-        c = classify(disk, off, fid, n)
-        if strict and c != "elsewhere":
+        c = classify(disk, off, fid, span(off, fid, s))
+        if c != "elsewhere":  # unaligned (inline) copies count as present
             r["seen"][s] = r["seen"].get(s, 0) + 1
         if c == "mis":
             r["mis"] += 1
