@@ -103,9 +103,11 @@ static void walk_sbtree(struct bm_xfs *fs, uint32_t agno, uint32_t agbno,
 			t->what);
 		goto out;
 	}
-	if (bm_be32(b) != t->magic || bm_be16(b + 4) != level) {
+	if (bm_be32(b) != t->magic || bm_be16(b + 4) != level ||
+	    (fs->crc && bm_be32(b + 48) != agno)) {
 		bm_warn(fs->ctx, fs->dev, off,
-			"xfs: bad %s block (magic/level), not mapped", t->what);
+			"xfs: bad %s block (magic/level/owner), not mapped",
+			t->what);
 		goto out;
 	}
 	if (fs->crc && !bm_xfs_crc_ok(b, fs->blocksize, 52))
