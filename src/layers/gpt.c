@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "../bmapgen.h"
+#include "bootarea.h"
 
 #define GPT_MAX_ARRAY (4u << 20) /* entry array bytes we accept */
+#define BIOS_BOOT_GUID "21686148-6449-6E6F-744E-656564454649"
 
 struct gpt_hdr {
 	uint64_t ss;        /* logical sector size */
@@ -235,6 +237,7 @@ static int gpt_walk(struct bm_volume *v, void *state)
 
 	bm_emit(v, 0, ss, bm_object(v->ctx, 'm', v->dev, "protective mbr"));
 	check_pmbr(v, ss);
+	bool grub = bm_boot_code(v);
 	emit_header(v, &st->primary, "gpt header", "gpt entries");
 	emit_header(v, &st->backup, "gpt backup header", "gpt backup entries");
 	if (st->primary.valid && st->backup.valid &&
@@ -276,6 +279,9 @@ static int gpt_walk(struct bm_volume *v, void *state)
 		if (p) {
 			p->sector_size = (unsigned)ss;
 			p->part_type = guid_string(e);
+			if (strcmp(p->part_type, BIOS_BOOT_GUID) == 0)
+				bm_boot_gap(p, 0, p->size, grub,
+					    "bios boot partition");
 			bm_emit(v, off, p->size,
 				bm_object(v->ctx, 'p', name, NULL));
 			bm_probe_volume(p);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../bmapgen.h"
+#include "bootarea.h"
 
 #define MBR_MAX_LOGICAL 256 /* more logicals than Linux ever numbers */
 
@@ -198,6 +199,18 @@ static int mbr_walk(struct bm_volume *v, void *state)
 		v->type = bm_strdup("dos");
 	}
 	bm_emit(v, 0, 512, bm_object(v->ctx, 'm', v->dev, "mbr"));
+	bool grub = bm_boot_code(v);
+	/* The gap before the first partition holds GRUB's core.img or
+	 * another loader's second stage. */
+	uint64_t first = UINT64_MAX;
+	for (int i = 0; i < 4; i++) {
+		struct mbr_entry e;
+		mbr_entry(s, i, &e);
+		if (e.type != 0 && e.count != 0 && e.start && e.start < first)
+			first = e.start;
+	}
+	if (first != UINT64_MAX && first > 1)
+		bm_boot_gap(v, w.ss, first * w.ss, grub, "post-mbr gap");
 	bool extended_done = false;
 	for (int i = 0; i < 4; i++) {
 		struct mbr_entry e;
