@@ -148,7 +148,7 @@ for i in range(1, 401):
 # 1. v5 defaults: tagged tree, reflink copies, XFS extras, 100 000 entries
 if want v5; then
 img=$T/v5.img
-truncate -s 1G "$img"
+truncate -s 512M "$img"
 mkfs.xfs -q -f "$img"
 mount -o loop "$img" "$MNT"
 python3 "$ORACLE/tagtree.py" gen --manifest "$T/v5.json" "$MNT" >/dev/null
@@ -175,7 +175,7 @@ fi
 #    4 AGs: 1 KiB blocks make the bmbt deep and the directories node/btree
 if want v5-1k; then
 img=$T/v5-1k.img
-truncate -s 512M "$img"
+truncate -s 320M "$img"
 mkfs.xfs -q -f -b size=1024 -m rmapbt=1,reflink=1 -i nrext64=1 -d agcount=4 "$img"
 mount -o loop "$img" "$MNT"
 python3 "$ORACLE/tagtree.py" gen --manifest "$T/v5-1k.json" "$MNT" >/dev/null
@@ -223,7 +223,7 @@ many_entries "$T/tree/huge-dir" 3000
 python3 "$SRCDIR/tests/xfs_proto.py" "$T/tree" "$T/tree.json" "$T/v4.json" >"$T/v4.proto"
 for bs in 4096 512; do
 	img=$T/v4-$bs.img
-	truncate -s 512M "$img"
+	truncate -s 320M "$img"
 	if mkfs.xfs -q -f -m crc=0 -b size=$bs -p "$T/v4.proto" "$img" 2>"$T/mkfs.err"; then
 		check v4-$bs "$img" "$T/v4.json"
 	else

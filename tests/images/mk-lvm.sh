@@ -13,6 +13,8 @@
 # exceptions, thin blocks no longer shared).
 # Set B, 5 disks: raid0, raid4, raid5_ra, raid6 (zr), raid6_nc, raid10,
 # and a mirror with a disk log.
+# Set C, 2 disks: a cached LV (cache pool, writethrough) and a writecache
+# LV (bmapgen must warn that writecache blocks are not mapped).
 #
 # Every LV holds an ext4 filesystem with the "small" tagged tree
 # (tests/oracle/tagtree.py, seed 1; manifest lvm-tree.json) copied under
@@ -58,7 +60,7 @@ EOF
 
 waitsync="while lvs --noheadings -o sync_percent vgt | grep -v 100.00 | grep -q [0-9]; do sleep 1; done"
 
-SETS=${LVM_SETS:-a b}
+SETS=${LVM_SETS:-a b c}
 
 # --- set A --------------------------------------------------------
 if [[ " $SETS " == *" a "* ]]; then
@@ -104,7 +106,22 @@ guestfish -f "$T/b.fish" > "$T/b.log" 2>&1 || { cat "$T/b.log"; exit 1; }
 ! grep -i "error" "$T/b.log" || exit 1
 fi
 
-for f in "$T"/[ab]?.img; do
+# --- set C --------------------------------------------------------
+if [[ " $SETS " == *" c "* ]]; then
+for i in 1 2; do rm -f "$T/c$i.img"; truncate -s 32M "$T/c$i.img"; done
+{
+	for i in 1 2; do echo "add $T/c$i.img format:raw label:d$(printf "\\$((140 + i))")"; done
+	echo run
+	echo 'debug sh "udevadm settle; pvcreate -y /dev/disk/guestfs/da /dev/disk/guestfs/db && vgcreate -s 1m vgt /dev/disk/guestfs/da /dev/disk/guestfs/db && lvcreate -y -Wn -n cached -L 6m vgt /dev/disk/guestfs/da && lvcreate -y --type cache-pool -n cpool -L 4m vgt /dev/disk/guestfs/db && lvconvert -y --type cache --cachepool vgt/cpool --cachemode writethrough vgt/cached && lvcreate -y -Wn -n wc -L 6m vgt /dev/disk/guestfs/da && lvcreate -y -Wn -n fast -L 4m vgt /dev/disk/guestfs/db && lvconvert -y --type writecache --cachevol fast vgt/wc 2>&1"'
+	for lv in cached wc; do fill $lv; done
+	report c
+	echo 'debug sh "vgchange -an vgt; sync"'
+} > "$T/c.fish"
+guestfish -f "$T/c.fish" > "$T/c.log" 2>&1 || { cat "$T/c.log"; exit 1; }
+! grep -i "error" "$T/c.log" || exit 1
+fi
+
+for f in "$T"/[abc]?.img; do
 	xz -9 -T1 -c "$f" > "$OUT/lvm-$(basename "$f").xz"
 done
 ls -l "$OUT"/lvm-*

@@ -25,6 +25,7 @@
 
 struct bm_xfs_cache {
 	uint8_t *mem;
+	unsigned slots; /* a power of two, <= CACHE_SLOTS */
 	uint64_t pageno[CACHE_SLOTS];
 	uint32_t len[CACHE_SLOTS]; /* 0: slot empty */
 };
@@ -49,13 +50,20 @@ int bm_xfs_read(struct bm_xfs *fs, void *buf, size_t len, uint64_t off)
 		return -1;
 	}
 	if (!fs->cache) {
+		/* No bigger than the volume (small images, fuzzing). */
+		unsigned slots = 1;
+
+		while (slots < CACHE_SLOTS &&
+		       ((uint64_t)slots << PAGE_SHIFT) < v->size)
+			slots *= 2;
 		fs->cache = bm_calloc(1, sizeof(*fs->cache));
-		fs->cache->mem = bm_malloc((size_t)CACHE_SLOTS * PAGE_BYTES);
+		fs->cache->slots = slots;
+		fs->cache->mem = bm_malloc((size_t)slots * PAGE_BYTES);
 	}
 	/* Terminates: each pass consumes at least one byte of LEN. */
 	while (len > 0) {
 		uint64_t pageno = off >> PAGE_SHIFT;
-		unsigned slot = (unsigned)(pageno % CACHE_SLOTS);
+		unsigned slot = (unsigned)(pageno & (fs->cache->slots - 1));
 		uint64_t pstart = pageno << PAGE_SHIFT;
 		uint8_t *page = fs->cache->mem + (size_t)slot * PAGE_BYTES;
 		size_t in = (size_t)(off - pstart), n;
