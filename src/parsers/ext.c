@@ -38,6 +38,11 @@ static void ext_warn(struct ext_walk *w, uint64_t off, const char *fmt, ...)
 
 static void ext_warn(struct ext_walk *w, uint64_t off, const char *fmt, ...)
 {
+	/* A libext2fs error usually comes from a failed read: name it. */
+	if (off == BM_NO_OFFSET) {
+		off = bm_ext_io_last_error(w->fs->io);
+		bm_ext_io_clear_error(w->fs->io);
+	}
 	if (w->warnings >= EXT_MAX_WARNINGS) {
 		w->suppressed++;
 		return;

@@ -12,5 +12,9 @@
  * makes ext2fs_open2() open volume V with it. */
 io_manager bm_ext_io_manager(struct bm_volume *v);
 char *bm_ext_io_name(struct bm_volume *v);
+/* Volume offset of the last read that failed on IO (BM_NO_OFFSET: none),
+ * so messages can name where a libext2fs error came from. */
+uint64_t bm_ext_io_last_error(io_channel io);
+void bm_ext_io_clear_error(io_channel io);
 
 #endif

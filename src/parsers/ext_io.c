@@ -26,7 +26,20 @@ struct ext_chan {
 	uint64_t *tag;  /* block number + 1 per slot; 0 = empty */
 	uint8_t *data;  /* CACHE_SLOTS * block_size */
 	int cache_bs;
+	uint64_t last_error; /* volume offset of the last failed read */
 };
+
+uint64_t bm_ext_io_last_error(io_channel io)
+{
+	struct ext_chan *c = io->private_data;
+	return c->last_error;
+}
+
+void bm_ext_io_clear_error(io_channel io)
+{
+	struct ext_chan *c = io->private_data;
+	c->last_error = BM_NO_OFFSET;
+}
 
 static void cache_reset(struct ext_chan *c, int bs)
 {
@@ -50,6 +63,7 @@ static errcode_t ext_io_open(const char *name, int flags, io_channel *chan)
 		return err;
 	struct ext_chan *c = bm_calloc(1, sizeof *c);
 	c->v = ptr;
+	c->last_error = BM_NO_OFFSET;
 	cache_reset(c, 1024);
 	io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
 	io->manager = bm_ext_io_manager(c->v);
@@ -105,6 +119,7 @@ static errcode_t ext_io_read_blk64(io_channel io, unsigned long long block,
 	if (!bm_mul(block, (uint64_t)io->block_size, &off) ||
 	    !bm_in_range(off, len, c->v->size)) {
 		memset(data, 0, len);
+		c->last_error = off;
 		return EXT2_ET_SHORT_READ;
 	}
 	bool single = len == (uint64_t)io->block_size &&
@@ -116,6 +131,7 @@ static errcode_t ext_io_read_blk64(io_channel io, unsigned long long block,
 	}
 	if (bm_read(c->v, data, len, off) < 0) {
 		memset(data, 0, len);
+		c->last_error = off;
 		return EXT2_ET_SHORT_READ;
 	}
 	if (single) {
