@@ -114,6 +114,10 @@ mke2fs -q -F -t ext4 rec.img 16M
 debugfs -w -R "feature needs_recovery" rec.img >/dev/null 2>&1
 expect "needs recovery" rec.img -- fs-needs-recovery
 
+# RAID: a raid5 with one member zeroed (made in the appliance: mk-md.sh)
+xz -dc "$SRCDIR/tests/images/md-r5deg.img.xz" > r5deg.img
+expect "degraded md array" r5deg.img -- raid-degraded
+
 # two files claiming one block
 mkdir tree; seq 1 3000 > tree/a; seq 1 3000 > tree/b
 mke2fs -q -F -t ext2 -b 1024 -d tree sh.img 8M

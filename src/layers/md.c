@@ -571,7 +571,8 @@ static int assemble_one(struct bm_ctx *ctx, struct md_slot *s, size_t *idx,
 				"array geometry: not used",
 				uuid, fresh->vol->dev);
 		else if (sb->events + 1 < f->events)
-			bm_warn(ctx, dev, sb->sb_off,
+			bm_finding(ctx, "md-stale-member", BM_SEV_WARNING, dev,
+				sb->sb_off,
 				"md member of %s is stale (events %llu, "
 				"array %llu): not used",
 				uuid, (unsigned long long)sb->events,

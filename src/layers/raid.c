@@ -866,8 +866,9 @@ struct bm_volume *bm_raid_volume_new(struct bm_ctx *ctx,
 			rp->members[i] = m = NULL;
 		}
 		if (!m) {
-			bm_warn(ctx, dev, BM_NO_OFFSET,
-				"%s member %u of %u missing (degraded): %s", 
+			bm_finding(ctx, "raid-degraded", BM_SEV_WARNING, dev,
+				BM_NO_OFFSET,
+				"%s member %u of %u missing (degraded): %s",
 				level_name(desc->level), i, n,
 				rp->g.copies > 1 ? "its copies are not mapped"
 						 : "data stored on it is not "
