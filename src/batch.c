@@ -305,7 +305,7 @@ int bm_batch_main(int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		if (expand(&b, argv[i]) < 0)
 			return BM_FAILED;
-	qsort(b.images, b.n, sizeof *b.images, cmp_str);
+	bm_qsort(b.images, b.n, sizeof *b.images, cmp_str);
 	/* Keep this shard's images (the same path always lands in the
 	 * same shard, whatever else the list holds). */
 	size_t kept = 0;

@@ -220,7 +220,7 @@ int bm_cmd_lookup(int argc, char **argv)
 						   r->start, m.text[r->obj],
 						   h.idx[k] };
 		}
-		qsort(keys, h.n, sizeof *keys, hitkey_cmp);
+		bm_qsort(keys, h.n, sizeof *keys, hitkey_cmp);
 		for (size_t k = 0; k < h.n; k++) {
 			const struct bm_maprec *r = &m.rec[keys[k].idx];
 			printf("%u %llx %llx %s\n", r->disk,

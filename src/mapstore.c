@@ -173,8 +173,8 @@ size_t bm_store_count(const struct bm_ctx *ctx)
 
 const struct bm_range *bm_store_ranges(struct bm_ctx *ctx)
 {
-	if (!ctx->sorted) {
-		qsort(ctx->ranges, ctx->nranges, sizeof *ctx->ranges,
+	if (!ctx->sorted && ctx->nranges > 1) {
+		bm_qsort(ctx->ranges, ctx->nranges, sizeof *ctx->ranges,
 		      range_cmp);
 		ctx->sorted = true;
 	}

@@ -144,7 +144,7 @@ static void trace_request(struct tracer *t, const char *dir, uint64_t a,
 		if (r->end < b)
 			t->pts[np++] = r->end;
 	}
-	qsort(t->pts, np, sizeof *t->pts, cmp_u64);
+	bm_qsort(t->pts, np, sizeof *t->pts, cmp_u64);
 	qsort_r(t->h.idx, t->h.n, sizeof *t->h.idx, cmp_start, (void *)m);
 	size_t next = 0, nheap = 0;
 	uint64_t piece_start = a;

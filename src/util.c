@@ -149,6 +149,13 @@ bool bm_parse_u64(const char **p, int base, uint64_t *out)
 	return true;
 }
 
+void bm_qsort(void *base, size_t n, size_t size,
+	      int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 static void oom(void)
 {
 	fputs("bmapgen: out of memory\n", stderr);

@@ -105,6 +105,11 @@ void *bm_reallocarray(void *p, size_t n, size_t m);
 char *bm_strdup(const char *s);
 char *bm_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* qsort that accepts an empty (possibly NULL) array: C's qsort must not
+ * be passed a null pointer even for zero elements. */
+void bm_qsort(void *base, size_t n, size_t size,
+	      int (*cmp)(const void *, const void *));
+
 /* Growable byte string. */
 struct bm_str {
 	char *s;

@@ -128,7 +128,7 @@ static const char *geo_init_concat(struct raid_geo *g)
 	/* raid0 zones: one per distinct member size, in increasing size. */
 	uint64_t *sorted = bm_calloc(n, sizeof *sorted);
 	memcpy(sorted, g->msize, n * sizeof *sorted);
-	qsort(sorted, n, sizeof *sorted, cmp_u64);
+	bm_qsort(sorted, n, sizeof *sorted, cmp_u64);
 	g->zones = bm_calloc(n, sizeof *g->zones);
 	uint64_t prev = 0, pos = 0;
 	for (unsigned i = 0; i < n; i++) {

@@ -67,7 +67,7 @@ static void ivl_normalize(struct ivls *s)
 {
 	if (!s->n)
 		return;
-	qsort(s->v, s->n, sizeof *s->v, ivl_cmp);
+	bm_qsort(s->v, s->n, sizeof *s->v, ivl_cmp);
 	size_t o = 0;
 	for (size_t i = 1; i < s->n; i++) {
 		if (s->v[i].a <= s->v[o].b) {

@@ -290,7 +290,7 @@ void bm_map_finish(struct bm_map *m)
 	if (m->finished)
 		return;
 	if (m->nrec) {
-		qsort(m->rec, m->nrec, sizeof *m->rec, by_obj);
+		bm_qsort(m->rec, m->nrec, sizeof *m->rec, by_obj);
 		size_t o = 0;
 		for (size_t i = 1; i < m->nrec; i++) {
 			struct bm_maprec *a = &m->rec[o], *c = &m->rec[i];
@@ -303,7 +303,7 @@ void bm_map_finish(struct bm_map *m)
 			}
 		}
 		m->nrec = o + 1;
-		qsort(m->rec, m->nrec, sizeof *m->rec, by_start);
+		bm_qsort(m->rec, m->nrec, sizeof *m->rec, by_start);
 	}
 	/* One tree per disk: each disk's records are contiguous. */
 	for (size_t i = 0; i < m->nrec;) {

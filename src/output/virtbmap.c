@@ -125,7 +125,7 @@ int bm_write_virtbmap(struct bm_ctx *ctx, FILE *out)
 	struct keyed *k = bm_calloc(nobj, sizeof *k);
 	for (size_t i = 0; i < nobj; i++)
 		k[i] = (struct keyed){ str[i], (uint32_t)i };
-	qsort(k, nobj, sizeof *k, keyed_cmp);
+	bm_qsort(k, nobj, sizeof *k, keyed_cmp);
 	uint32_t *rank = bm_calloc(nobj, sizeof *rank);
 	const char **byrank = bm_calloc(nobj, sizeof *byrank);
 	for (size_t i = 0; i < nobj; i++) {
@@ -144,7 +144,7 @@ int bm_write_virtbmap(struct bm_ctx *ctx, FILE *out)
 		ev[ne++] = (struct event){ r[i].end, r[i].disk,
 					   rank[r[i].obj], -1 };
 	}
-	qsort(ev, ne, sizeof *ev, event_cmp);
+	bm_qsort(ev, ne, sizeof *ev, event_cmp);
 
 	struct active cur = { 0 }, prev = { 0 };
 	uint64_t pend_start = 0, pend_end = 0;

@@ -83,7 +83,7 @@ void bm_ntfs_mft_emit_rest(struct bm_ntfs_walk *w)
 
 	if (!rl)
 		return;
-	qsort(w->claimed, w->nclaimed, sizeof *w->claimed, cmp_u64);
+	bm_qsort(w->claimed, w->nclaimed, sizeof *w->claimed, cmp_u64);
 	size_t j = 0;
 	for (size_t i = 0; rl[i].length > 0; i++) {
 		uint64_t vbeg, vend, poff;
@@ -185,7 +185,7 @@ static void claim_record(struct bm_ntfs_walk *w, const struct rclaim *cl,
 		    cl[k].vlen > 0 && cl[k].voff >= rbeg &&
 		    cl[k].vlen <= rend - cl[k].voff)
 			cut[ncut++] = cl[k];
-	qsort(cut, ncut, sizeof *cut, cmp_voff);
+	bm_qsort(cut, ncut, sizeof *cut, cmp_voff);
 	uint64_t cur = rbeg;
 	for (size_t k = 0; k < ncut; k++) {
 		if (cut[k].voff > cur)

@@ -240,7 +240,7 @@ int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg)
 			"mapped in part", (unsigned long long)seg->device_id,
 			lv->name);
 	if (w.n)
-		qsort(w.r, w.n, sizeof *w.r, cmp_run);
+		bm_qsort(w.r, w.n, sizeof *w.r, cmp_run);
 	/* Drop what lies outside the LV or the pool, and overlaps. */
 	struct bm_volume *data = ps->lv2->vol;
 	uint64_t vmax = lv->size / bs, pmax = data->size / bs;
@@ -471,7 +471,7 @@ int bm_lvm_snap_load(struct lvm_lv *lv, struct lvm_seg *seg)
 		}
 	free(r);
 	if (m)
-		qsort(one, m, sizeof *one, cmp_run);
+		bm_qsort(one, m, sizeof *one, cmp_run);
 	r = NULL;
 	n = cap = 0;
 	for (size_t i = 0; i < m; i++) {

@@ -512,7 +512,7 @@ void bm_btrfs_emit_parity(struct bm_btrfs_fs *fs)
 		return;
 	o = bm_object(fs->ctx, 'm', fs->dev, "btrfs raid parity");
 	/* in disk order, so that the store can join neighbours */
-	qsort(fs->prow, fs->nprow, sizeof *fs->prow, u64_cmp);
+	bm_qsort(fs->prow, fs->nprow, sizeof *fs->prow, u64_cmp);
 	for (size_t i = 0; i < fs->nprow; i++) {
 		const struct bm_btrfs_chunk *c =
 			bm_btrfs_find_chunk(fs, fs->prow[i]);

@@ -251,7 +251,7 @@ int bm_xfs_dir_walk(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 			"some entries lost",
 			(unsigned long long)ip->ino);
 	if (l.n > 1)
-		qsort(l.e, l.n, sizeof(*l.e), cmp_ext);
+		bm_qsort(l.e, l.n, sizeof(*l.e), cmp_ext);
 	/* A block-form directory's di_size is the end of its data blocks
 	 * (xfs_dir2_grow_inode); blocks past it hold no entries. */
 	limit = (ip->size + fs->blocksize - 1) >> fs->blocklog;
