@@ -15,7 +15,7 @@ IMAGE ?= $(BUILD)/demo.img
 # Build dependencies.
 DEPS_BUILD = meson ninja-build pkg-config gcc libc6-dev \
 	libext2fs-dev libblkid-dev libdevmapper-dev ntfs-3g-dev \
-	zlib1g-dev libzstd-dev libnbd-dev xz-utils
+	zlib1g-dev libzstd-dev libnbd-dev nbdkit-plugin-dev xz-utils
 # What the tests use to build and check images.
 DEPS_TEST = e2fsprogs fdisk gdisk xfsprogs btrfs-progs dosfstools mtools \
 	exfatprogs exfat-fuse ntfs-3g cryptsetup-bin python3 jq \

@@ -170,6 +170,36 @@ static void trace_request(struct tracer *t, const char *dir, uint64_t a,
 		print_piece(t, dir, piece_obj, piece_start, b);
 }
 
+struct bm_tracer *bm_tracer_new(struct bm_map *m, uint32_t disk, FILE *out)
+{
+	struct tracer *t = bm_calloc(1, sizeof *t);
+	t->m = m;
+	t->disk = disk;
+	t->out = out;
+	return (struct bm_tracer *)t;
+}
+
+void bm_tracer_request(struct bm_tracer *bt, const char *dir, uint64_t off,
+		       uint64_t len)
+{
+	uint64_t end;
+	if (len && bm_add(off, len, &end))
+		trace_request((struct tracer *)bt, dir, off, end);
+}
+
+void bm_tracer_free(struct bm_tracer *bt)
+{
+	struct tracer *t = (struct tracer *)bt;
+	if (!t)
+		return;
+	if (t->line_open)
+		fputc('\n', t->out);
+	free(t->pts);
+	free(t->heap);
+	free(t->h.idx);
+	free(t);
+}
+
 /* Value of " KEY=NUMBER" in LINE (decimal or 0x hex). */
 static bool field(const char *line, const char *key, uint64_t *out)
 {
