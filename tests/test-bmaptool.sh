@@ -3,12 +3,14 @@
 # target full of random garbage (a used device, not a zeroed sparse
 # file), then check the copy with independent tools: e2fsck -fn, every
 # file read back with debugfs rdump and compared, the boot-loader bytes
-# in the GPT gap and an unrecognised partition byte for byte.  Reports
+# in the GPT gap and an unrecognised partition byte for byte; then XFS,
+# btrfs, NTFS and FAT32 copies through xfs_repair -n, btrfs check,
+# ntfsfix -n and fsck.vfat -n, read back and compared.  Reports
 # bytes written by bmapgen's bmap against `bmaptool create`'s.
 set -euo pipefail
 BMAPGEN=${BMAPGEN:-build/bmapgen}
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap 'mountpoint -q "$T/mnt" && umount "$T/mnt"; rm -rf "$T"' EXIT
 cd "$T"
 fail=0
 command -v bmaptool >/dev/null || { echo "SKIP - no bmaptool"; exit 77; }
@@ -114,4 +116,49 @@ if bmaptool -q copy --bmap a.bmap a.img a.out2 2>/dev/null; then
 else
 	echo "ok - bmaptool rejects a damaged bmap"
 fi
+# --- C: the other filesystems, each checked by its own checker and read
+# back through the kernel (xfs, btrfs), ntfs-3g or mtools
+mkdir -p c/d
+head -c 2500000 /dev/urandom > c/big
+seq 1 50000 > c/d/seq
+for i in $(seq 1 300); do echo "small $i" > "c/d/f$i"; done
+readback() { # name mounted-dir
+	if diff -r c "$2" > "$1.rdiff" 2>&1; then
+		echo "ok - $1: every file reads back identical"
+	else
+		echo "FAIL - $1: files differ:"; head -10 "$1.rdiff"; fail=1
+	fi
+}
+checker() { # name command...
+	local name=$1; shift
+	if "$@" > "$name.chk" 2>&1; then echo "ok - $name: $1 clean"
+	else echo "FAIL - $name: $*:"; tail -15 "$name.chk"; fail=1; fi
+}
+mkdir -p mnt
+truncate -s 320M x.img && mkfs.xfs -q -f x.img
+mount -o loop x.img mnt && cp -a c/. mnt/ && umount mnt
+if flash xfs x.img; then
+	checker xfs xfs_repair -n -f xfs.out
+	mount -o loop,ro,norecovery xfs.out mnt && { readback xfs mnt; umount mnt; }
+fi
+truncate -s 128M btrfs.img && mkfs.btrfs -q -f --rootdir c btrfs.img >/dev/null
+if flash btrfs btrfs.img; then
+	checker btrfs btrfs check --readonly btrfs.out
+	mount -o loop,ro btrfs.out mnt && { readback btrfs mnt; umount mnt; }
+fi
+truncate -s 64M ntfs.img && mkntfs -q -F -Q ntfs.img >/dev/null 2>&1
+ntfs-3g ntfs.img mnt && cp -r c/. mnt/ && umount mnt
+if flash ntfs ntfs.img; then
+	checker ntfs ntfsfix -n ntfs.out
+	ntfs-3g -o ro ntfs.out mnt && { readback ntfs mnt; umount mnt; }
+fi
+truncate -s 64M vfat.img && mkfs.vfat -F 32 vfat.img >/dev/null
+(cd c && MTOOLS_SKIP_CHECK=1 mcopy -s -i ../vfat.img ./* ::/)
+if flash vfat vfat.img; then
+	checker vfat fsck.vfat -n vfat.out
+	rm -rf vfat.rb && mkdir vfat.rb
+	(cd vfat.rb && MTOOLS_SKIP_CHECK=1 mcopy -s -i ../vfat.out ::/* .)
+	readback vfat vfat.rb
+fi
+
 exit $fail

@@ -112,7 +112,7 @@ for i in 1 2; do rm -f "$T/c$i.img"; truncate -s 32M "$T/c$i.img"; done
 {
 	for i in 1 2; do echo "add $T/c$i.img format:raw label:d$(printf "\\$((140 + i))")"; done
 	echo run
-	echo 'debug sh "udevadm settle; pvcreate -y /dev/disk/guestfs/da /dev/disk/guestfs/db && vgcreate -s 1m vgt /dev/disk/guestfs/da /dev/disk/guestfs/db && lvcreate -y -Wn -n cached -L 6m vgt /dev/disk/guestfs/da && lvcreate -y --type cache-pool -n cpool -L 4m vgt /dev/disk/guestfs/db && lvconvert -y --type cache --cachepool vgt/cpool --cachemode writethrough vgt/cached && lvcreate -y -Wn -n wc -L 6m vgt /dev/disk/guestfs/da && lvcreate -y -Wn -n fast -L 4m vgt /dev/disk/guestfs/db && lvconvert -y --type writecache --cachevol fast vgt/wc 2>&1"'
+	echo 'debug sh "udevadm settle; pvcreate -y /dev/disk/guestfs/da /dev/disk/guestfs/db && vgcreate -s 1m vgt /dev/disk/guestfs/da /dev/disk/guestfs/db && lvcreate -y -Wn -n cached -L 6m vgt /dev/disk/guestfs/da && lvcreate -y --type cache-pool -n cpool -L 4m vgt /dev/disk/guestfs/db && lvconvert -y --type cache --cachepool vgt/cpool --cachemode writethrough vgt/cached && lvcreate -y -Wn -n wc -L 6m vgt /dev/disk/guestfs/da && lvcreate -y -an -Zn -Wn -n fast -L 4m vgt /dev/disk/guestfs/db && lvconvert -y --type writecache --cachevol fast vgt/wc 2>&1"'
 	for lv in cached wc; do fill $lv; done
 	report c
 	echo 'debug sh "vgchange -an vgt; sync"'
