@@ -292,6 +292,10 @@ const struct bm_range *bm_store_ranges(struct bm_ctx *ctx); /* sorted */
 size_t bm_object_count(const struct bm_ctx *ctx);
 const struct bm_objinfo *bm_object_info(const struct bm_ctx *ctx, bm_obj o);
 
+/* An object as printed in virt-bmap maps: "TYPE DEV [PATH]", escaped,
+ * metadata names in angle brackets.  malloc'd. */
+char *bm_object_text(const struct bm_objinfo *o);
+
 /* Output writers (src/output/). */
 int bm_write_virtbmap(struct bm_ctx *ctx, FILE *out);
 /* JSON (one document) or JSON Lines (LINES: one record per line). */

@@ -224,18 +224,7 @@ void bm_map_from_ctx(struct bm_map *m, struct bm_ctx *ctx)
 	uint32_t *ids = bm_calloc(nobj ? nobj : 1, sizeof *ids);
 	for (size_t i = 0; i < nobj; i++) {
 		/* The same text as the virt-bmap writer prints. */
-		const struct bm_objinfo *o = bm_object_info(ctx, (bm_obj)i);
-		struct bm_str b = { 0 };
-		bm_str_putn(&b, &o->type, 1);
-		bm_str_puts(&b, " ");
-		bm_escape_path(&b, o->dev);
-		if (o->path) {
-			bm_str_puts(&b, o->type == 'm' ? " <" : " ");
-			bm_escape_path(&b, o->path);
-			if (o->type == 'm')
-				bm_str_puts(&b, ">");
-		}
-		ids[i] = intern(m, b.s);
+		ids[i] = intern(m, bm_object_text(bm_object_info(ctx, (bm_obj)i)));
 	}
 	for (size_t i = 0; i < nr; i++)
 		if (r[i].start < r[i].end)

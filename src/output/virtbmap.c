@@ -30,29 +30,26 @@ static int event_cmp(const void *a, const void *b)
 	return 0;
 }
 
-struct sortctx {
-	char **str;
-};
+char *bm_object_text(const struct bm_objinfo *o)
+{
+	struct bm_str b = { 0 };
+	bm_str_putn(&b, &o->type, 1);
+	bm_str_puts(&b, " ");
+	bm_escape_path(&b, o->dev);
+	if (o->path) {
+		bm_str_puts(&b, o->type == 'm' ? " <" : " ");
+		bm_escape_path(&b, o->path);
+		if (o->type == 'm')
+			bm_str_puts(&b, ">");
+	}
+	return b.s;
+}
 
 static char **object_strings(struct bm_ctx *ctx, size_t n)
 {
 	char **s = bm_calloc(n, sizeof *s);
-	for (size_t i = 0; i < n; i++) {
-		const struct bm_objinfo *o = bm_object_info(ctx, (bm_obj)i);
-		struct bm_str b = { 0 };
-		bm_str_putn(&b, &o->type, 1);
-		bm_str_puts(&b, " ");
-		bm_escape_path(&b, o->dev);
-		if (o->path) {
-			bm_str_puts(&b, " ");
-			if (o->type == 'm')
-				bm_str_puts(&b, "<");
-			bm_escape_path(&b, o->path);
-			if (o->type == 'm')
-				bm_str_puts(&b, ">");
-		}
-		s[i] = b.s;
-	}
+	for (size_t i = 0; i < n; i++)
+		s[i] = bm_object_text(bm_object_info(ctx, (bm_obj)i));
 	return s;
 }
 
