@@ -4,6 +4,7 @@
     lvm_check.py MAP PVSEGS.json LVS.json EXTENT.txt DISKS
     lvm_check.py blank-parity PVSEGS.json EXTENT.txt DISKS LV=TYPE:CHUNK_KIB,...
                  IMAGE...
+    lvm_check.py blank-lvs PVSEGS.json EXTENT.txt DISKS LV,... IMAGE...
 
 PVSEGS.json is `pvs --segments --reportformat json --units b -o
 pv_name,pe_start,pvseg_start,pvseg_size,lv_name`, LVS.json `lvs -a
@@ -11,9 +12,9 @@ pv_name,pe_start,pvseg_start,pvseg_size,lv_name`, LVS.json `lvs -a
 VG's extent size in bytes (`vgs -o vg_extent_size --units b`), DISKS the
 comma-separated PV device names of disks 1, 2, ... as LVM saw them.
 
-Expected footprint of a visible LV: every PV segment of the LV and of the
-hidden LVs whose lv_parent chain leads to it; of a hidden LV: its own PV
-segments.  A thin LV has no PV segments: its object must lie inside its
+Expected footprint of an LV: every PV segment of the LV and of the hidden
+LVs whose lv_parent chain leads to it (a cache's origin and pool count as
+its children).  A thin LV has no PV segments: its object must lie inside its
 pool's data LV and be non-empty.  bmapgen's `l /dev/VG/LV` (hidden:
 `l /dev/VG/[LV]`) ranges must equal the expected ones exactly.
 
@@ -23,6 +24,8 @@ data sector verbatim wherever the stripe's other data sectors are zero,
 so tags would appear in parity, which belongs to no file.  Members are
 the LV's _rimage_N sub-LVs as LVM reports them; parity places follow md's
 raid5.c rules for the dm-raid type (raid4 is md's PARITY_0 layout).
+blank-lvs zeroes whole (hidden) LVs the same way: cache data holds copies
+of origin blocks, which belong to no file either.
 
 SPDX-License-Identifier: GPL-2.0-or-later
 """
@@ -116,9 +119,33 @@ def blank_parity(argv):
     return 0
 
 
+def blank_lvs(argv):
+    """bl-IMAGE copies with the PV segments of the named LVs zeroed."""
+    pvsegf, extf, disks, names = argv[:4]
+    disk_of = {n: i for i, n in enumerate(disks.split(","))}
+    es = int(open(extf).read().strip().rstrip("B"))
+    want = set(names.split(","))
+    blanks = []
+    for p in json.load(open(pvsegf))["report"][0]["pvseg"]:
+        if p["lv_name"].strip("[]") in want:
+            start = int(p["pe_start"].rstrip("B")) + int(p["pvseg_start"]) * es
+            blanks.append((disk_of[p["pv_name"]], start, int(p["pvseg_size"]) * es))
+    for i, img in enumerate(argv[4:]):
+        out = os.path.join(os.path.dirname(img), "bl-" + os.path.basename(img))
+        shutil.copyfile(img, out)
+        with open(out, "r+b") as f:
+            for d, off, n in blanks:
+                if d == i:
+                    f.seek(off)
+                    f.write(bytes(n))
+    return 0
+
+
 def main():
     if sys.argv[1] == "blank-parity":
         return blank_parity(sys.argv[2:])
+    if sys.argv[1] == "blank-lvs":
+        return blank_lvs(sys.argv[2:])
     mapf, pvsegf, lvsf, extf, disks = sys.argv[1:6]
     disk_of = {n: i + 1 for i, n in enumerate(disks.split(","))}
     es = int(open(extf).read().strip().rstrip("B"))
@@ -129,6 +156,13 @@ def main():
         return n.strip("[]")
 
     parent = {bare(l["lv_name"]): bare(l["lv_parent"]) for l in lvs}
+    # A cache's origin and pool have no lv_parent: they hang off the
+    # cached LV as its origin and pool_lv.
+    for l in lvs:
+        if l["segtype"] in ("cache", "writecache"):
+            for k in ("origin", "pool_lv"):
+                if l.get(k):
+                    parent[bare(l[k])] = bare(l["lv_name"])
     hidden = {bare(l["lv_name"]) for l in lvs if l["lv_name"].startswith("[")}
     segtype = {bare(l["lv_name"]): l["segtype"] for l in lvs}
     own = {}
@@ -140,12 +174,13 @@ def main():
         own.setdefault(bare(p["lv_name"]), []).append(
             (disk_of[p["pv_name"]], start, start + size))
 
-    def root_of(n):
-        seen = set()
-        while parent.get(n) and n not in seen:
-            seen.add(n)
+    def chain(n):
+        """N and its ancestors."""
+        out = [n]
+        while parent.get(n) and parent[n] not in out:
             n = parent[n]
-        return n
+            out.append(n)
+        return out
 
     vg = None
     got = {}
@@ -162,13 +197,8 @@ def main():
     fail = 0
     names = sorted(parent)
     for n in names:
-        if n in hidden:
-            dev = "/dev/%s/[%s]" % (vg, n)
-            exp = merge(own.get(n, []))
-        else:
-            dev = "/dev/%s/%s" % (vg, n)
-            exp = merge(r for m in names if root_of(m) == n
-                        for r in own.get(m, []))
+        dev = ("/dev/%s/[%s]" if n in hidden else "/dev/%s/%s") % (vg, n)
+        exp = merge(r for m in names if n in chain(m) for r in own.get(m, []))
         g = merge(got.get(dev, []))
         if segtype[n] == "thin":
             pool = [l for l in lvs if bare(l["lv_name"]) == n][0].get("pool_lv")

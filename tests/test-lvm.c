@@ -2,7 +2,8 @@
  * metadata area checksums, metadata text wrapping around the circular
  * buffer, and the striped/linear mapping at every chunk and extent edge
  * (each PV sector is stamped with its own address; reading and mapping an
- * LV byte range must agree with a per-sector computation done here).
+ * LV byte range must agree with a per-sector computation done here); an
+ * unsupported segment type (vdo) is reported while the rest still maps.
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stdlib.h>
@@ -46,7 +47,8 @@ static const char *meta_text =
 	"}\n"
 	"contents = \"Text Format Volume Group\"\nversion = 1\n";
 
-static void make_pv(uint8_t *img, int idx, const char *uuid)
+static void make_pv(uint8_t *img, int idx, const char *uuid,
+		    const char *text)
 {
 	memset(img, 0, PV_SIZE);
 	/* every sector: its own (pv, offset) stamp */
@@ -67,18 +69,18 @@ static void make_pv(uint8_t *img, int idx, const char *uuid)
 
 	/* The text is placed to wrap: 100 bytes at the buffer's end, the
 	 * rest right after the header. */
-	size_t tlen = strlen(meta_text) + 1;
+	size_t tlen = strlen(text) + 1;
 	uint64_t roff = MDA_SIZE - 100;
 	uint8_t *m = img + MDA_OFF;
-	memcpy(m + roff, meta_text, 100);
-	memcpy(m + 512, meta_text + 100, tlen - 100);
+	memcpy(m + roff, text, 100);
+	memcpy(m + 512, text + 100, tlen - 100);
 	memcpy(m + 4, " LVM2 x[5A%r0N*>", 16);
 	bm_put_le32(m + 20, 1);
 	bm_put_le64(m + 24, MDA_OFF);
 	bm_put_le64(m + 32, MDA_SIZE);
 	bm_put_le64(m + 40, roff);
 	bm_put_le64(m + 48, tlen);
-	bm_put_le32(m + 56, bm_lvm_crc(LVM_INITIAL_CRC, meta_text, tlen));
+	bm_put_le32(m + 56, bm_lvm_crc(LVM_INITIAL_CRC, text, tlen));
 	bm_put_le32(m, bm_lvm_crc(LVM_INITIAL_CRC, m + 4, 512 - 4));
 }
 
@@ -199,8 +201,8 @@ static void check_lv(struct bm_ctx *ctx, const char *name, uint64_t size)
 int main(void)
 {
 	uint8_t *a = malloc(PV_SIZE), *b = malloc(PV_SIZE);
-	make_pv(a, 0, "PV" "000000000000000000000000000000");
-	make_pv(b, 1, "PV" "111111111111111111111111111111");
+	make_pv(a, 0, "PV" "000000000000000000000000000000", meta_text);
+	make_pv(b, 1, "PV" "111111111111111111111111111111", meta_text);
 
 	/* CRC against a value lvm2 wrote (a label sector of a real PV is
 	 * checked by the image tests; here a known vector): the CRC of no
@@ -218,6 +220,29 @@ int main(void)
 	CHECK(bm_ctx_status(ctx) == BM_OK, "warnings: status %d",
 	      bm_ctx_status(ctx));
 	bm_ctx_free(ctx);
+
+	/* An unsupported segment type (vdo) is reported as not mapped; the
+	 * other LVs still map. */
+	char *vdo = bm_strdup(meta_text);
+	char *t2 = bm_asprintf("%.*s"
+			       "vd { status = [\"READ\", \"VISIBLE\"] "
+			       "segment_count = 1 segment1 { start_extent = 0 "
+			       "extent_count = 2 type = \"vdo\" } }\n%s",
+			       (int)(strstr(vdo, "lin {") - vdo), vdo,
+			       strstr(vdo, "lin {"));
+	make_pv(a, 0, "PV" "000000000000000000000000000000", t2);
+	make_pv(b, 1, "PV" "111111111111111111111111111111", t2);
+	ctx = bm_ctx_new(NULL);
+	va = bm_volume_memory(ctx, a, PV_SIZE, "/dev/sda", 1);
+	vb = bm_volume_memory(ctx, b, PV_SIZE, "/dev/sdb", 2);
+	bm_probe_volume(va);
+	bm_probe_volume(vb);
+	CHECK(bm_lvm_prober.assemble(ctx) > 0, "VG with vdo not assembled");
+	CHECK(bm_ctx_status(ctx) == BM_WARN, "vdo segment not reported");
+	check_lv(ctx, "lin", 5 * EXTENT);
+	bm_ctx_free(ctx);
+	free(vdo);
+	free(t2);
 
 	/* A damaged text checksum: the PV is reported, no VG is built. */
 	a[MDA_OFF + 600] ^= 1;

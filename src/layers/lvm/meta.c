@@ -264,12 +264,17 @@ static bool raid_type(const char *t, int *level, int *layout)
 static const char *parse_seg(struct lvm_vg *vg, const struct dm_config_node *s,
 			     struct lvm_seg *seg)
 {
-	const char *type = get_str(s, "type");
+	const char *t = get_str(s, "type");
 	uint64_t v;
 	int n;
-	if (!type)
+	if (!t)
 		return "no type";
-	seg->typename = bm_strdup(type);
+	seg->typename = bm_strdup(t);
+	/* lvm2 appends feature flags: "cache+METADATA_FORMAT". */
+	char *plus = strchr(seg->typename, '+');
+	if (plus)
+		*plus = '\0';
+	const char *type = seg->typename;
 	if (strcmp(type, "striped") == 0 || strcmp(type, "linear") == 0) {
 		uint64_t k = 1;
 		if (get_u64(s, "stripe_count", &k) && k == 0)
