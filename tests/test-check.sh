@@ -118,6 +118,10 @@ expect "needs recovery" rec.img -- fs-needs-recovery
 xz -dc "$SRCDIR/tests/images/md-r5deg.img.xz" > r5deg.img
 expect "degraded md array" r5deg.img -- raid-degraded
 
+# LVM: set A (made in the appliance: mk-lvm.sh) without its third PV
+for i in 1 2; do xz -dc "$SRCDIR/tests/images/lvm-a$i.img.xz" > lvm-a$i.img; done
+expect "missing PV" lvm-a1.img lvm-a2.img -- lvm-pv-missing
+
 # two files claiming one block
 mkdir tree; seq 1 3000 > tree/a; seq 1 3000 > tree/b
 mke2fs -q -F -t ext2 -b 1024 -d tree sh.img 8M

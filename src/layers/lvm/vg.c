@@ -111,9 +111,11 @@ static int build_vg(struct lvm_slot *s, struct lvm_pv *best)
 			pv->used = true;
 		/* Duplicates (a cloned disk) stay unused: warned below. */
 		if (!r->vol) {
-			bm_warn(ctx, NULL, BM_NO_OFFSET,
-				"LVM2 VG %s: PV %s (%s) is missing: LVs on it "
-				"are mapped in part", vg->name, r->name, r->id);
+			bm_finding(ctx, "lvm-pv-missing", BM_SEV_WARNING,
+				   NULL, BM_NO_OFFSET,
+				   "LVM2 VG %s: PV %s (%s) is missing: LVs on "
+				   "it are mapped in part",
+				   vg->name, r->name, r->id);
 			continue;
 		}
 		uint64_t end;
@@ -184,9 +186,11 @@ int bm_lvm_assemble(struct bm_ctx *ctx)
 			continue;
 		if (is_done(s, pv->vgid)) {
 			/* A stale copy or a duplicate of a built VG's PV. */
-			bm_warn(ctx, pv->vol->dev, BM_NO_OFFSET,
-				"LVM2 PV %s of VG %s was not used (duplicate "
-				"or stale)", pv->uuid, pv->vgname);
+			bm_finding(ctx, "lvm-pv-stale", BM_SEV_WARNING,
+				   pv->vol->dev, BM_NO_OFFSET,
+				   "LVM2 PV %s of VG %s was not used (duplicate "
+				   "or stale metadata)",
+				   pv->uuid, pv->vgname);
 			pv->used = true;
 			continue;
 		}
