@@ -106,6 +106,18 @@ truncate -s 64M big.img
 printf 'label: dos\nstart=2048, size=20480, type=83\n' | sfdisk -q big.img
 mke2fs -q -F -t ext4 -E offset=$((2048 * 512)) big.img 20M
 expect "fs larger than partition" big.img -- fs-larger-than-volume
+for fs in xfs btrfs vfat; do           # the same for the other walkers
+	truncate -s 400M $fs.big
+	printf 'label: dos\nstart=2048, size=409600, type=83\n' | sfdisk -q $fs.big
+	truncate -s 350M $fs.fs
+	case $fs in
+	xfs) mkfs.xfs -q -f $fs.fs ;;
+	btrfs) mkfs.btrfs -q -f $fs.fs >/dev/null ;;
+	vfat) mkfs.vfat -F 32 $fs.fs >/dev/null ;;
+	esac
+	dd if=$fs.fs of=$fs.big bs=1M seek=1 count=200 conv=notrunc status=none
+	expect "$fs larger than partition" $fs.big -- fs-larger-than-volume
+done
 truncate -s 200M small.img
 printf 'label: dos\nstart=2048, type=83\n' | sfdisk -q small.img
 mke2fs -q -F -t ext2 -E offset=$((2048 * 512)) small.img 8M

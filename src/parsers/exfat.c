@@ -364,12 +364,18 @@ static int exfat_walk(struct bm_volume *v, void *state)
 	bm_debug(v->ctx, "%s: exFAT, %u-byte clusters, %u clusters%s", v->dev,
 		 fs->cluster_size, fs->nclusters,
 		 s->from_backup ? " (from the backup boot region)" : "");
-	if (s->vol_sectors * s->bps > v->size)
-		bm_warn(v->ctx, v->dev, v->size,
-			"exFAT volume is %llu bytes but its container only %llu "
-			"(truncated image?); clusters past the end not mapped",
-			(unsigned long long)(s->vol_sectors * s->bps),
-			(unsigned long long)v->size);
+	uint64_t vol_bytes;
+	if (!bm_mul(s->vol_sectors, s->bps, &vol_bytes))
+		vol_bytes = UINT64_MAX;
+	v->fs_size = vol_bytes;
+	if (vol_bytes > v->size)
+		bm_finding(v->ctx, "fs-larger-than-volume", BM_SEV_ERROR,
+			   v->dev, v->size,
+			   "exFAT volume is %llu bytes but its container only "
+			   "%llu (truncated image?); clusters past the end not "
+			   "mapped",
+			   (unsigned long long)vol_bytes,
+			   (unsigned long long)v->size);
 
 	bm_emit(v, 0, rb, bm_object(v->ctx, 'm', v->dev, "exfat boot region"));
 	bm_emit_flags(v, rb, rb,

@@ -512,8 +512,10 @@ static int fat_walk(struct bm_volume *v, void *state)
 		 v->dev, fs->bits, fs->cluster_size, fs->nclusters, s->nfats);
 
 	uint64_t fs_bytes = s->total_sectors * s->bps;
+	v->fs_size = fs_bytes;
 	if (fs_bytes > v->size)
-		bm_warn(v->ctx, v->dev, v->size,
+		bm_finding(v->ctx, "fs-larger-than-volume", BM_SEV_ERROR,
+			v->dev, v->size,
 			"FAT%u filesystem is %llu bytes but its volume only %llu "
 			"(truncated image?); clusters past the end not mapped",
 			fs->bits, (unsigned long long)fs_bytes,

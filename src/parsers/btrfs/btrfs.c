@@ -100,6 +100,8 @@ static int build(struct bm_ctx *ctx, struct member **m, size_t n)
 		fs->devs[i].devid = m[i]->sb.devid;
 		fs->devs[i].total_bytes = m[i]->sb.dev_total_bytes;
 		fs->devs[i].vol = m[i]->vol;
+		/* This device's share, as its superblock's dev item says. */
+		m[i]->vol->fs_size = m[i]->sb.dev_total_bytes;
 		if (m[i]->sb.devid < first_id) {
 			first_id = m[i]->sb.devid;
 			first = m[i]->vol;

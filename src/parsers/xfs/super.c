@@ -199,11 +199,13 @@ static int xfs_walk(struct bm_volume *v, void *state)
 	uint32_t agno;
 
 	make_objects(fs);
+	v->fs_size = fs->dblocks << fs->blocklog; /* checked in probe */
 	if (fs->dblocks > (v->size >> fs->blocklog))
-		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
-			"xfs: filesystem (%llu blocks) is larger than its "
-			"volume; the part beyond is not mapped",
-			(unsigned long long)fs->dblocks);
+		bm_finding(fs->ctx, "fs-larger-than-volume", BM_SEV_ERROR,
+			   fs->dev, BM_NO_OFFSET,
+			   "xfs: filesystem (%llu blocks) is larger than its "
+			   "volume; the part beyond is not mapped",
+			   (unsigned long long)fs->dblocks);
 	bm_debug(fs->ctx,
 		 "xfs v%u on %s: %u AGs of %u blocks of %u bytes, "
 		 "ro_compat 0x%x incompat 0x%x",
