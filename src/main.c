@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -146,6 +147,10 @@ int main(int argc, char **argv)
 			free(tmp);
 			return 2;
 		}
+		/* mkstemp makes 0600; a map is an ordinary file. */
+		mode_t um = umask(0);
+		umask(um);
+		fchmod(fd, 0666 & ~um);
 	}
 	int err;
 	switch (fmt) {
