@@ -498,10 +498,13 @@ static errcode_t open_fs(struct bm_volume *v, ext2_filsys *fs)
 		bm_warn(v->ctx, v->dev, 1024,
 			"ext superblock: %s; mapping anyway",
 			error_message(err));
+		/* Only checksums are ignored: EXT2_FLAG_IGNORE_SB_ERRORS would
+		 * also skip libext2fs' sanity checks of the superblock's
+		 * fields, and it divides by them (a fuzzer found desc_size 0
+		 * with 64bit: tests/fuzz/regress/ext-sb-desc-size-zero.img). */
 		err = ext2fs_open2(name, NULL,
-				   flags | EXT2_FLAG_IGNORE_CSUM_ERRORS |
-					   EXT2_FLAG_IGNORE_SB_ERRORS,
-				   0, 0, bm_ext_io_manager(v), fs);
+				   flags | EXT2_FLAG_IGNORE_CSUM_ERRORS, 0, 0,
+				   bm_ext_io_manager(v), fs);
 	}
 	if (err) {
 		/* A damaged primary superblock: try the usual backups. */
