@@ -226,6 +226,7 @@ static int xfs_walk(struct bm_volume *v, void *state)
 	if (fs->logstart) {
 		bm_xfs_emit_fsb(fs, fs->logstart, fs->logblocks, fs->o_log, 0,
 				"internal log");
+		bm_xfs_check_log(fs);
 	} else {
 		bm_debug(fs->ctx, "xfs on %s: external log", fs->dev);
 	}

@@ -125,6 +125,9 @@ struct bm_xfs_ext {
 typedef int (*bm_xfs_ext_cb)(struct bm_xfs *fs, const struct bm_xfs_ext *e,
 			     void *opaque);
 
+/* log.c: report a dirty internal log (finding fs-needs-recovery). */
+void bm_xfs_check_log(struct bm_xfs *fs);
+
 /* io.c */
 int bm_xfs_read(struct bm_xfs *fs, void *buf, size_t len, uint64_t off);
 void bm_xfs_cache_free(struct bm_xfs *fs);
