@@ -13,6 +13,14 @@
  * original first sectors of the volume are kept, encrypted).  Windows
  * reserves 64 KiB for each block.
  *
+ * Windows Vista (boot entry EB 52 90, no GUID) keeps an NTFS-like boot
+ * sector whose MFT-mirror field (offset 56) holds the cluster number of
+ * FVE metadata block 1 instead.  Its blocks have header version 1: the
+ * three block offsets at 32, no size and no volume header copy; the
+ * first 16 sectors of the volume stay unencrypted, and Vista reserves
+ * 16 KiB per block (its FVE.{GUID}.[123] files), more if the metadata
+ * says so.
+ *
  * bmapgen does not decrypt: everything but the boot sectors, the
  * metadata blocks and the volume header copy is one opaque object,
  * "encrypted payload" (a -v note, not a warning).
@@ -48,6 +56,55 @@ static void add(struct bde_state *s, uint64_t off, uint64_t len, const char *nam
 		s->p[s->n++] = (struct bde_piece){off, len, name};
 }
 
+#define FVE_BLOCK_SPACE_V1 16384
+
+/* Windows Vista: version-1 metadata blocks found through the cluster
+ * number at offset 56 of the boot sector SEC. */
+static int vista_probe(struct bm_volume *v, const uint8_t *sec, void **state)
+{
+	uint32_t bps = bm_le16(sec + 11), spc = sec[13];
+	uint64_t first, offs[3];
+	uint8_t blk[68];
+
+	if (bps < 512 || bps > 4096 || (bps & (bps - 1)) || spc == 0 ||
+	    (spc & (spc - 1)) ||
+	    !bm_mul(bm_le64(sec + 56), (uint64_t)bps * spc, &first) ||
+	    !bm_in_range(first, sizeof blk, v->size) ||
+	    bm_read(v, blk, sizeof blk, first) < 0 ||
+	    memcmp(blk, "-FVE-FS-", 8) != 0 || bm_le16(blk + 10) != 1) {
+		bm_warn(v->ctx, v->dev, 56, "BitLocker (Windows Vista format) "
+			"volume without a valid FVE metadata block at the "
+			"cluster its boot sector names: not mapped");
+		return -1;
+	}
+	for (unsigned i = 0; i < 3; i++)
+		offs[i] = bm_le64(blk + 32 + 8 * i);
+	if (offs[0] != first && offs[1] != first && offs[2] != first) {
+		bm_warn(v->ctx, v->dev, first, "BitLocker (Windows Vista "
+			"format): the FVE metadata block does not list its "
+			"own offset: not mapped");
+		return -1;
+	}
+	/* Block header (64 bytes), then the metadata whose first u32 is
+	 * its size; never less than what Vista reserves, and a size past
+	 * 1 MiB is not believed. */
+	uint64_t space = 64 + (uint64_t)bm_le32(blk + 64);
+	space = (space + bps - 1) / bps * bps;
+	if (space < FVE_BLOCK_SPACE_V1 || space > (1u << 20))
+		space = FVE_BLOCK_SPACE_V1;
+
+	struct bde_state *s = bm_calloc(1, sizeof *s);
+	s->version = 1;
+	/* Total sectors (offset 40), for the truncation check. */
+	if (!bm_mul(bm_le64(sec + 40), bps, &s->enc_size))
+		s->enc_size = 0;
+	add(s, 0, 16 * (uint64_t)bps, "bitlocker boot sectors");
+	for (unsigned i = 0; i < 3; i++)
+		add(s, offs[i], space, "bitlocker metadata");
+	*state = s;
+	return 1;
+}
+
 static int bde_probe(struct bm_volume *v, void **state)
 {
 	uint8_t sec[512], blk[64];
@@ -61,11 +118,9 @@ static int bde_probe(struct bm_volume *v, void **state)
 	else if (memcmp(sec + 3, "MSWIN4.1", 8) == 0 &&
 		 memcmp(sec + 0x1A8, bde_guid, 16) == 0)
 		goff = 0x1A8;
-	else if (memcmp(sec + 3, "-FVE-FS-", 8) == 0) {
-		bm_warn(v->ctx, v->dev, 0, "BitLocker (Windows Vista format) "
-			"volume: not mapped (encrypted)");
-		return -1;
-	} else
+	else if (memcmp(sec + 3, "-FVE-FS-", 8) == 0)
+		return vista_probe(v, sec, state);
+	else
 		return 0;
 
 	/* The metadata blocks must be where the boot sector says and agree
