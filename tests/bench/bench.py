@@ -3,7 +3,9 @@
 
 Builds and caches (as root) large content-tagged images -- ext4, XFS,
 btrfs and NTFS holding the same tree of BENCH_FILES files in BENCH_DIRS
-directories -- then times, in the same run:
+directories, and a GPT disk with an LVM VG whose two LVs hold the ext4
+and XFS filesystems (gpt-lvm; layout made in the libguestfs appliance by
+mk-gpt-lvm.sh) -- then times, in the same run:
   - bmapgen, cold (page cache dropped) and warm;
   - the filesystem's own metadata dumper, which reads every metadata
     block once (e2image -Q, xfs_metadump, btrfs-image, ntfsclone
@@ -83,6 +85,11 @@ def build_image(cache, fs, tree, size):
     img = os.path.join(cache, f'{fs}.img')
     if os.path.exists(img):
         return img
+    if fs == 'gpt-lvm':
+        sh(os.path.join(HERE, 'mk-gpt-lvm.sh'),
+           build_image(cache, 'ext4', tree, size),
+           build_image(cache, 'xfs', tree, size), img)
+        return img
     tmp = img + '.tmp'
     if os.path.exists(tmp):
         os.unlink(tmp)
@@ -129,6 +136,13 @@ def timed(cmd, cold, out=subprocess.DEVNULL):
 
 
 def floor_cmd(fs, img, out):
+    if fs == 'gpt-lvm':
+        # the same two filesystems' dumpers, one after the other, on
+        # the cached images that were copied into the LVs
+        d = os.path.dirname(img)
+        return ['sh', '-c', 'e2image -Q "$1" "$3.1" && xfs_metadump -o "$2" '
+                '"$3.2"; s=$?; rm -f "$3.1" "$3.2"; exit $s', 'floor',
+                os.path.join(d, 'ext4.img'), os.path.join(d, 'xfs.img'), out]
     return {
         'ext4': ['e2image', '-Q', img, out],
         'xfs': ['xfs_metadump', '-o', img, out],
@@ -148,7 +162,7 @@ def main():
     ap.add_argument('--cache', default=os.path.join(SRC, 'build', 'bench'))
     ap.add_argument('--files', type=int, default=200000)
     ap.add_argument('--dirs', type=int, default=10000)
-    ap.add_argument('--fs', default='ext4,xfs,btrfs,ntfs')
+    ap.add_argument('--fs', default='ext4,xfs,btrfs,ntfs,gpt-lvm')
     ap.add_argument('--callgrind', action='store_true')
     ap.add_argument('--nbd', action='store_true',
                     help='also time record-via-NBD on the small oracle image')
@@ -174,10 +188,18 @@ def main():
         # files stored inside metadata: btrfs inlines up to 2 KiB in
         # leaves, NTFS keeps data resident in 1 KiB MFT records
         inline = {'btrfs': '2049', 'ntfs': '1024'}.get(fs, '60')
-        scan = subprocess.run(
-            [sys.executable, os.path.join(SRC, 'tests', 'oracle', 'tagscan.py'),
-             '--inline-max', inline, '--manifest', man, '--map', mapf, img],
-            capture_output=True, text=True)
+        # gpt-lvm holds the tree twice: each LV must map its own copy
+        devs = (['/dev/bvg/root', '/dev/bvg/data'] if fs == 'gpt-lvm'
+                else [None])
+        for dev in devs:
+            scan = subprocess.run(
+                [sys.executable,
+                 os.path.join(SRC, 'tests', 'oracle', 'tagscan.py'),
+                 '--inline-max', inline, '--manifest', man, '--map', mapf]
+                + (['--device', dev] if dev else []) + [img],
+                capture_output=True, text=True)
+            if scan.returncode:
+                break
         row = dict(fs=fs, cold=cold[0], warm=warm[0], floor_cold=fcold[0],
                    floor_warm=fwarm[0], rss_mib=cold[1] / 1024,
                    reads=reads, mib_read=nbytes / (1 << 20),
