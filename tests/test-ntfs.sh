@@ -7,7 +7,10 @@
 #     ntfsinfo prints them are mapped to it and nothing else is; every
 #     cluster in use in $Bitmap is mapped; content markers of resident and
 #     non-resident alternate data streams land in the right `f` object;
-#   - a few greps for the objects that must be there.
+#   - a few greps for the objects that must be there;
+#   - (A only) record-via-NBD, tests/oracle/nbdrecord.py: the reads the
+#     libguestfs appliance's ntfs-3g makes for a sample of files and
+#     directories must be theirs (about a minute under TCG).
 # Images: (A) a bare volume with the tagtree "ntfs" profile plus a
 # compressed directory, resident and non-resident ADSs, attribute lists
 # (40 streams, 12 long hard-link names), DOS names, symlinks (reparse
@@ -163,6 +166,69 @@ for m in '\$MFT' '\$MFTMirr' '\$LogFile' '\$Bitmap' '\$AttrDef' '\$Secure' \
 	'\$UpCase' 'boot sector' 'backup boot sector'; do
 	has "A <ntfs ${m//\\/}>" a.map " m /dev/sda <ntfs $m>\$"
 done
+
+# Record-via-NBD (tests/oracle/nbdrecord.py): the appliance's ntfs-3g
+# reads a sample of A (resident files, hard links, streams, an attribute
+# list, compressed files, the 5000-entry directory) and every byte it
+# reads must be the object's, its directories', metadata, or another
+# MFT record in the same 4 KiB page (99.9 %); the object's own MFT record
+# must never be another's, and nothing of a file may stay unread.  Then
+# maps shifted by 4 KiB, by +-1 KiB, and with only the 1 KiB MFT records
+# moved by one record (invisible to the strict figure) must fail on the
+# same recording.
+shift_map() { # map out bytes [records-only]
+	python3 - "$@" <<'EOF'
+import sys
+src, dst, by, rec = sys.argv[1], sys.argv[2], int(sys.argv[3]), len(sys.argv) > 4
+with open(src, "rb") as f, open(dst, "wb") as o:
+    for line in f:
+        w = line.split(b" ", 5)
+        if len(w) >= 5 and w[3] in ((b"f", b"d") if rec else (b"f", b"d", b"m")):
+            s, e = int(w[1], 16), int(w[2], 16)
+            if not rec or e - s == 1024:
+                w[1], w[2] = b"%x" % (s + by), b"%x" % (e + by)
+                line = b" ".join(w)
+        o.write(line)
+EOF
+}
+also=()
+for p in /tags/size-30 /tags/size-512 /tags/links/small-original \
+	/tags/many-links-elsewhere/small-link /tags/links/original \
+	/tags/links/hardlink-1 /tags/sparse/holes /ads/both-resident \
+	/ads/big-main /ads/big-stream /al/many-streams /al/many-links \
+	/compressed/mixed.bin /compressed/text.txt /dir5000; do
+	also+=(--also "$p")
+done
+st=0
+t0=$SECONDS
+python3 "$ORACLE/nbdrecord.py" --keep rec --map a.map --max-objects 60 \
+	"${also[@]}" a.img > nbd.out 2>&1 || st=$?
+if [ $st = 0 ]; then
+	ok "A nbdrecord: $(grep -E '^  (agreement|strict|own MFT|file ranges)' nbd.out |
+		tr -s ' ' | tr '\n' ';') ($((SECONDS - t0)) s)"
+else
+	bad "A nbdrecord: exit $st ($((SECONDS - t0)) s)"
+fi
+cat nbd.out
+if [ -f rec/objects.json ]; then
+	for sh in 4096 1024 -1024 1024-records; do
+		case $sh in
+		*-records) shift_map a.map a-$sh.map "${sh%-records}" records
+			what="with only its 1 KiB records shifted by one" ;;
+		*) shift_map a.map a-$sh.map "$sh"; what="shifted by $sh bytes" ;;
+		esac
+		st=0
+		python3 "$ORACLE/nbdrecord.py" --replay rec --map a-$sh.map \
+			--max-objects 60 "${also[@]}" a.img > nbd-$sh.out 2>&1 || st=$?
+		if [ $st = 1 ]; then
+			ok "A nbdrecord rejects the map $what: $(grep -E \
+				'^  (agreement|strict|own MFT|file ranges)' nbd-$sh.out | tr -s ' ' | tr '\n' ';')"
+		else
+			bad "A nbdrecord: exit $st on the map $what"
+			cat nbd-$sh.out
+		fi
+	done
+fi
 
 # --- B: a file fragmented into more runs than one MFT record holds
 truncate -s 32M b.img
