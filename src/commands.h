@@ -21,6 +21,10 @@ struct bm_tracer *bm_tracer_new(struct bm_map *m, uint32_t disk, FILE *out);
 void bm_tracer_request(struct bm_tracer *t, const char *dir, uint64_t off,
 		       uint64_t len);
 void bm_tracer_free(struct bm_tracer *t); /* ends the open line */
+/* Trace the request lines of an nbdkit log filter log read from IN
+ * (Read, Write, Zero, Trim; everything else skipped).  Returns -1 on a
+ * read error, else 0. */
+int bm_tracer_log(struct bm_tracer *t, FILE *in);
 
 /* ARGV[0] is the subcommand name. */
 int bm_cmd_lookup(int argc, char **argv);

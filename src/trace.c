@@ -251,6 +251,34 @@ static void trace_line(struct tracer *t, const char *line)
 	}
 }
 
+int bm_tracer_log(struct bm_tracer *bt, FILE *in)
+{
+	struct tracer *t = (struct tracer *)bt;
+	char *line = bm_malloc(MAX_LOG_LINE + 1);
+	size_t len = 0;
+	bool toolong = false;
+	int ch;
+	/* Terminates: each round consumes a byte or ends at EOF.  Lines
+	 * longer than MAX_LOG_LINE (not nbdkit's) are skipped whole. */
+	do {
+		ch = getc(in);
+		if (ch != '\n' && ch != EOF) {
+			if (len < MAX_LOG_LINE && ch != '\0')
+				line[len++] = (char)ch;
+			else
+				toolong = true;
+			continue;
+		}
+		line[len] = '\0';
+		if (!toolong && len)
+			trace_line(t, line);
+		len = 0;
+		toolong = false;
+	} while (ch != EOF);
+	free(line);
+	return ferror(in) ? -1 : 0;
+}
+
 static void trace_usage(FILE *f)
 {
 	fputs("Usage: bmapgen trace --map MAP|IMAGE [--disk N] [LOG]\n"
@@ -321,41 +349,15 @@ int bm_cmd_trace(int argc, char **argv)
 			fclose(in);
 		return status;
 	}
-	struct tracer t = { .m = &m, .disk = (uint32_t)disk, .out = stdout };
-	char *line = bm_malloc(MAX_LOG_LINE + 1);
-	size_t len = 0;
-	bool toolong = false;
-	int ch;
-	/* Terminates: each round consumes a byte or ends at EOF.  Lines
-	 * longer than MAX_LOG_LINE (not nbdkit's) are skipped whole. */
-	do {
-		ch = getc(in);
-		if (ch != '\n' && ch != EOF) {
-			if (len < MAX_LOG_LINE && ch != '\0')
-				line[len++] = (char)ch;
-			else
-				toolong = true;
-			continue;
-		}
-		line[len] = '\0';
-		if (!toolong && len)
-			trace_line(&t, line);
-		len = 0;
-		toolong = false;
-	} while (ch != EOF);
-	if (ferror(in)) {
+	struct bm_tracer *t = bm_tracer_new(&m, (uint32_t)disk, stdout);
+	if (bm_tracer_log(t, in) < 0) {
 		fprintf(stderr, "bmapgen: cannot read %s: %s\n", logname,
 			strerror(errno));
 		status = 2;
 	}
-	if (t.line_open)
-		fputc('\n', stdout);
+	bm_tracer_free(t);
 	if (in != stdin)
 		fclose(in);
-	free(line);
-	free(t.pts);
-	free(t.heap);
-	free(t.h.idx);
 	bm_map_free(&m);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "bmapgen: error writing: %s\n",

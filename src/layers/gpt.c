@@ -17,6 +17,28 @@
 
 #define GPT_MAX_ARRAY (4u << 20) /* entry array bytes we accept */
 #define BIOS_BOOT_GUID "21686148-6449-6E6F-744E-656564454649"
+#define GPT_MAX_PARTITIONS 4096 /* in one context, nested tables included */
+
+extern const struct bm_prober bm_gpt_prober;
+
+/* Partitions made from GPTs so far in a context (its slot): GPTs inside
+ * partitions whose entries all point at the same nested GPT would
+ * otherwise multiply the volumes by the entry count at every level,
+ * up to BM_MAX_DEPTH levels. */
+static bool partition_budget(struct bm_volume *v)
+{
+	void **slot = bm_ctx_slot(v->ctx, &bm_gpt_prober);
+	if (!*slot)
+		*slot = bm_calloc(1, sizeof(uint64_t));
+	uint64_t *made = *slot;
+	if (*made == GPT_MAX_PARTITIONS)
+		bm_warn(v->ctx, v->dev, BM_NO_OFFSET,
+			"more than %d GPT partitions (nested partition "
+			"tables?): the rest not mapped", GPT_MAX_PARTITIONS);
+	if (*made > GPT_MAX_PARTITIONS)
+		return false;
+	return ++*made <= GPT_MAX_PARTITIONS;
+}
 
 struct gpt_hdr {
 	uint64_t ss;        /* logical sector size */
@@ -275,6 +297,10 @@ static int gpt_walk(struct bm_volume *v, void *state)
 				"GPT entry %u (%s) lies outside the usable "
 				"LBA range",
 				i + 1, name);
+		if (!partition_budget(v)) {
+			free(name);
+			break;
+		}
 		struct bm_volume *p = bm_volume_slice(v, off, end - off, name);
 		if (p) {
 			p->sector_size = (unsigned)ss;
@@ -284,7 +310,10 @@ static int gpt_walk(struct bm_volume *v, void *state)
 					    "bios boot partition");
 			bm_emit(v, off, p->size,
 				bm_object(v->ctx, 'p', name, NULL));
-			bm_probe_volume(p);
+			/* At LBA 0 it holds this very GPT: probing would
+			 * find it again (the budget above bounds that). */
+			if (off != 0)
+				bm_probe_volume(p);
 		}
 		free(name);
 	}
@@ -299,4 +328,5 @@ const struct bm_prober bm_gpt_prober = {
 	.kind = BM_PROBE_CONTAINER,
 	.probe = gpt_probe,
 	.walk = gpt_walk,
+	.slot_free = free,
 };

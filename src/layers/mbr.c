@@ -17,6 +17,7 @@
 #include "bootarea.h"
 
 #define MBR_MAX_LOGICAL 256 /* more logicals than Linux ever numbers */
+#define MBR_MAX_PARTITIONS 4096 /* in one context, nested tables included */
 
 struct mbr_entry {
 	uint8_t status, type;
@@ -89,11 +90,34 @@ struct mbr_walk {
 	uint64_t ss; /* sector size */
 };
 
+extern const struct bm_prober bm_mbr_prober;
+
+/* Partitions made from MBRs so far in a context (its slot): tables
+ * inside partitions whose entries point back at themselves or at each
+ * other would otherwise nest to BM_MAX_DEPTH with four or more
+ * branches a level (4^16 volumes from a 1 KiB image). */
+static bool partition_budget(struct bm_volume *v)
+{
+	void **slot = bm_ctx_slot(v->ctx, &bm_mbr_prober);
+	if (!*slot)
+		*slot = bm_calloc(1, sizeof(uint64_t));
+	uint64_t *made = *slot;
+	if (*made == MBR_MAX_PARTITIONS)
+		bm_warn(v->ctx, v->dev, BM_NO_OFFSET,
+			"more than %d MBR partitions (nested partition "
+			"tables?): the rest not mapped", MBR_MAX_PARTITIONS);
+	if (*made > MBR_MAX_PARTITIONS)
+		return false;
+	return ++*made <= MBR_MAX_PARTITIONS;
+}
+
 /* Map a partition [start, start+count) sectors as N and probe it. */
 static void add_partition(struct mbr_walk *w, unsigned n, uint8_t type,
 			  uint64_t start, uint64_t count, bool probe)
 {
 	struct bm_volume *v = w->v;
+	if (!partition_budget(v))
+		return;
 	char *name = bm_partition_name(v->dev, n);
 	uint64_t off, len;
 	if (!bm_mul(start, w->ss, &off) || !bm_mul(count, w->ss, &len) ||
@@ -110,7 +134,15 @@ static void add_partition(struct mbr_walk *w, unsigned n, uint8_t type,
 		bm_emit(v, off, p->size, bm_object(v->ctx, 'p', name, NULL));
 		p->sector_size = (unsigned)w->ss;
 		p->part_type = bm_asprintf("0x%02x", type);
-		if (probe)
+		/* A partition at sector 0 holds this very table (an
+		 * isohybrid image does that): probing it would find the
+		 * table again, and again. */
+		if (probe && off == 0)
+			bm_finding(v->ctx, "partition-holds-table",
+				   BM_SEV_INFO, name, 0,
+				   "partition starts at sector 0, on its own "
+				   "partition table: not probed");
+		else if (probe)
 			bm_probe_volume(p);
 	}
 	free(name);
@@ -157,7 +189,9 @@ static void walk_logicals(struct mbr_walk *w, uint64_t ext_start,
 			add_partition(w, n, data.type, start, data.count, true);
 			n++;
 		}
-		if (link.type == 0 || link.start == 0)
+		/* An empty link ends the chain; a link of start 0 with
+		 * a size points back to the first EBR (a loop, below). */
+		if (link.type == 0 || (link.start == 0 && link.count == 0))
 			return;
 		if (!is_extended(link.type))
 			bm_warn(v->ctx, v->dev, off + 446 + 16,
@@ -249,4 +283,5 @@ const struct bm_prober bm_mbr_prober = {
 	.kind = BM_PROBE_CONTAINER,
 	.probe = mbr_probe,
 	.walk = mbr_walk,
+	.slot_free = free,
 };

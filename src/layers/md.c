@@ -249,19 +249,24 @@ static int parse_1(struct bm_volume *v, int minor, uint64_t sb_off,
 	sb->features = features;
 	sb->reshape = features & MD_F_RESHAPE;
 	uint64_t doff = bm_le64(b + 128), dsize = bm_le64(b + 136);
+	uint64_t limit = minor == 0 ? sb_off : v->size;
+	/* The checksum matched: a superblock md wrote, since damaged (or
+	 * crafted), is reported rather than silently ignored. */
 	if (doff > UINT64_MAX / 512 || dsize > UINT64_MAX / 512 ||
-	    sectors > UINT64_MAX / 512 || dsize < 10)
+	    sectors > UINT64_MAX / 512 || dsize < 10 ||
+	    !bm_in_range(doff * 512, dsize * 512, limit) ||
+	    (minor != 0 && doff * 512 < sb_off + sb->sb_len) ||
+	    sb->raid_disks == 0 || sb->raid_disks > MD_SB1_MAX_DEV) {
+		bm_warn(v->ctx, v->dev, sb_off,
+			"md 1.%d superblock: data area (sector %llu, %llu "
+			"sectors) or member count %u out of range: not used",
+			minor, (unsigned long long)doff,
+			(unsigned long long)dsize, sb->raid_disks);
 		return 0;
+	}
 	sb->data_off = doff * 512;
 	sb->data_size = dsize * 512;
 	sb->used = sectors * 512;
-	uint64_t limit = minor == 0 ? sb_off : v->size;
-	if (!bm_in_range(sb->data_off, sb->data_size, limit))
-		return 0;
-	if (minor != 0 && sb->data_off < sb_off + sb->sb_len)
-		return 0;
-	if (sb->raid_disks == 0 || sb->raid_disks > MD_SB1_MAX_DEV)
-		return 0;
 	sb->events = bm_le64(b + 200);
 	sb->desc_nr = bm_le32(b + 160);
 	sb->nroles = max_dev;

@@ -32,10 +32,13 @@ for t in "$B"/tests/fuzz/fuzz-*; do
 	name=$(basename "$t")
 	work="$B/fuzz-work/$name"
 	mkdir -p "$work"
+	# committed seeds of one target (inputs that are not disk images)
+	extra=()
+	[ -d "$SRC/tests/fuzz/seeds/$name" ] && extra=("$SRC/tests/fuzz/seeds/$name")
 	n=$((n + 1))
 	if "$t" -max_total_time="$SECS" -max_len=4194304 -rss_limit_mb=2048 \
 		-timeout=20 -artifact_prefix="$B/fuzz-crashes/$name-" \
-		"$work" "$seeds" > "$B/fuzz-work/$name.log" 2>&1; then
+		"$work" "$seeds" "${extra[@]}" > "$B/fuzz-work/$name.log" 2>&1; then
 		echo "ok - $name ($(grep -o 'exec/s: [0-9]*' "$B/fuzz-work/$name.log" | tail -1))"
 	else
 		echo "FAIL - $name: see $B/fuzz-work/$name.log"

@@ -445,7 +445,8 @@ struct lvm_vg *bm_lvm_vg_parse(struct bm_ctx *ctx, const char *dev,
 	if (!vgn || !get_u64(vgn, "extent_size", &es) || es == 0 ||
 	    es > UINT32_MAX) {
 		bm_warn(ctx, dev, BM_NO_OFFSET,
-			"LVM2 metadata without a usable VG: not mapped");
+			"LVM2 metadata without a usable VG (none, or its "
+			"extent_size is 0 or above 2^32 sectors): not mapped");
 		if (t)
 			dm_config_destroy(t);
 		return NULL;

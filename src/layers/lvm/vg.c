@@ -82,6 +82,69 @@ static bool probe_worthy(const struct lvm_lv *lv)
 	       t != LVM_SEG_UNMAPPED;
 }
 
+/* A PV extent belongs to at most one segment area: lvm2 allocates each
+ * once.  Areas that reuse extents another area already claims (crafted
+ * or corrupt metadata) are reported and left unmapped, so no byte is
+ * mapped to two LVs. */
+struct pe_use {
+	struct lvm_area *a;
+	struct lvm_lv *lv;
+	uint64_t seg_start, end; /* end: first extent after the area */
+};
+
+static int cmp_pe_use(const void *x, const void *y)
+{
+	const struct pe_use *a = x, *b = y;
+	uintptr_t pa = (uintptr_t)a->a->pv, pb = (uintptr_t)b->a->pv;
+	if (pa != pb)
+		return pa < pb ? -1 : 1;
+	return a->a->start < b->a->start ? -1 : a->a->start > b->a->start;
+}
+
+static void check_overlaps(struct bm_ctx *ctx, struct lvm_vg *vg)
+{
+	struct pe_use *u = NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < vg->nlvs; i++) {
+		struct lvm_lv *lv = &vg->lvs[i];
+		for (size_t j = 0; j < lv->nsegs; j++) {
+			struct lvm_seg *seg = &lv->segs[j];
+			uint64_t ext = seg->len / vg->extent_bytes;
+			if (seg->type == LVM_SEG_STRIPED)
+				ext /= seg->nareas;
+			for (unsigned k = 0; k < seg->nareas; k++) {
+				/* Within the PV (checked before): no
+				 * overflow. */
+				if (!seg->areas[k].pv || ext == 0)
+					continue;
+				u = bm_reallocarray(u, n + 1, sizeof *u);
+				u[n++] = (struct pe_use){
+					&seg->areas[k], lv, seg->start,
+					seg->areas[k].start + ext };
+			}
+		}
+	}
+	bm_qsort(u, n, sizeof *u, cmp_pe_use);
+	for (size_t i = 1, owner = 0; i < n; i++) {
+		if (u[i].a->pv != u[owner].a->pv) {
+			owner = i;
+			continue;
+		}
+		if (u[i].a->start >= u[owner].end) {
+			owner = i;
+			continue;
+		}
+		bm_warn(ctx, u[i].lv->dev, u[i].seg_start,
+			"LVM2 segment uses extents %llu-%llu of PV %s, which "
+			"%s also uses: not mapped",
+			(unsigned long long)u[i].a->start,
+			(unsigned long long)u[i].end - 1, u[i].a->pv->name,
+			u[owner].lv->dev);
+		u[i].a->pv = NULL;
+	}
+	free(u);
+}
+
 static int build_vg(struct lvm_slot *s, struct lvm_pv *best)
 {
 	struct bm_ctx *ctx = best->vol->ctx;
@@ -150,6 +213,7 @@ static int build_vg(struct lvm_slot *s, struct lvm_pv *best)
 			}
 		}
 	}
+	check_overlaps(ctx, vg);
 
 	int made = 0;
 	for (size_t i = 0; i < vg->nlvs; i++)

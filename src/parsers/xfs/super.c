@@ -82,9 +82,17 @@ static int parse_sb(struct bm_xfs *fs, const uint8_t *sb)
 		return 0;
 	agspan = (uint64_t)fs->agcount * fs->agblocks;
 	last = (uint64_t)(fs->agcount - 1) * fs->agblocks;
+	/* The shape is XFS's; counts that disagree (an absurd agcount,
+	 * a size near 2^64) are damage, reported. */
 	if (fs->dblocks > agspan || fs->dblocks <= last ||
-	    fs->dblocks > (UINT64_MAX >> fs->blocklog))
-		return 0;
+	    fs->dblocks > (UINT64_MAX >> fs->blocklog)) {
+		bm_warn(fs->ctx, fs->dev, 0,
+			"xfs: superblock geometry is inconsistent (%u AGs of "
+			"%u blocks, %llu blocks in all): not mapped",
+			fs->agcount, fs->agblocks,
+			(unsigned long long)fs->dblocks);
+		return -1;
+	}
 	fs->version = v;
 	fs->dirblksize = fs->blocksize << fs->dirblklog;
 

@@ -1,0 +1,183 @@
+#!/bin/bash
+# Cycles and absurd values (issue 9): crafted images, each with a healthy
+# FAT partition holding /KEEP.TXT beside the damaged object (made by
+# tests/absurd.py).  For every case: no crash or hang (30 s timeout, no
+# sanitizer report), exit status 1 (mapped with warnings), a message
+# naming the object and its offset ("DEV: offset 0x...: ..."), and the
+# healthy partition's file still mapped.
+#
+# The catalogue.  Cases tested elsewhere are listed with their test:
+#
+#   case                                    test
+#   EBR chain that loops (link to itself)   test-pt.c test_mbr_logicals(true)
+#   EBR chain that loops (link start 0)     here: ebr-loop
+#   ext extent tree pointing to itself      here: ext-extent-cycle
+#   XFS btree cycle (free-space btree)      here: xfs-btree-cycle
+#   btrfs tree block pointing to itself     here: btrfs-tree-cycle
+#   btrfs chunk overlap / bad chunks        test-btrfs-unit.c
+#   ext directory cycle (debugfs link)      here: ext-dir-cycle
+#   FAT directory cluster -> ancestor       test-fat.sh ("directory cycle")
+#   exFAT directory cycle                   exfat.c; test-fat.sh damage set
+#   FAT cluster chain loop                  test-fat.sh (/loop.bin)
+#   LVM segments that overlap on a PV       here: lvm-overlap
+#   LVM segment past the end of the PV      here: lvm-past-pv
+#   LVM extent_count 2^32-1                 here: lvm-count
+#   LVM LV size past 2^64 bytes             here: lvm-size, lvm-extent-size
+#   md members that disagree (events)       test-md.c test_sb1_stale
+#   md members that disagree (geometry)     here: md-geometry
+#   md size near 2^64 (data area, array)    here: md-size, md-array-size
+#   GPT num_partition_entries 2^32-1        here: gpt-nument
+#   GPT last LBA near 2^64                  here: gpt-lastlba
+#   ext s_inodes_count near 2^32            here: ext-inodes-count
+#   btrfs leaf nritems 2^32-1               here: btrfs-nritems
+#   XFS agcount 2^32-1                      here: xfs-agcount
+#   qcow2 virtual size near 2^64            here: qcow2-size
+#   qcow2 backing-file loop                 test-qcow2.sh
+#   disk of 8 EiB (NBD)                     test-huge.sh
+#   MBR partition at sector 0 (on its own   fuzz/regress/mbr-partition-at-
+#     table: nested 16 deep, 4^16 volumes)    sector-0-nesting.img (test-regress.sh)
+#   MBR/GPT tables nested in their own      fuzz/regress/mbr-nested-fanout.img,
+#     partitions, many entries each           gpt-nested-fanout.img
+#   nbdkit log lines with absurd offsets    fuzz-trace (libFuzzer)
+#
+# Messages without an offset (the damage is in metadata text or in an
+# assembled array, not at one place of one device) are marked "-" in the
+# offset column below and only need to name the object.
+set -u
+BMAPGEN=${BMAPGEN:-build/bmapgen}
+SRCDIR=${SRCDIR:-.}
+GEN="/usr/bin/python3 $SRCDIR/tests/absurd.py"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+fail=0; n=0; skip=0
+
+for t in mkfs.vfat mcopy mke2fs debugfs; do
+	command -v $t > /dev/null || { echo "SKIP - no $t"; exit 77; }
+done
+truncate -s 3M healthy.img
+mkfs.vfat -n HEALTHY healthy.img > /dev/null
+echo keep > keep.txt
+mcopy -i healthy.img keep.txt ::/KEEP.TXT
+
+# check CASE DEV OFFSET(yes|-) REGEX: run bmapgen on CASE.img.
+check() {
+	local c=$1 dev=$2 off=$3 re=$4 st
+	n=$((n + 1))
+	timeout 30 "$BMAPGEN" "$c.img" > "$c.map" 2> "$c.err"
+	st=$?
+	local why=
+	if [ $st = 124 ]; then why="timed out"
+	elif [ $st != 1 ]; then why="exit $st, want 1"
+	elif grep -q 'Sanitizer\|runtime error' "$c.err"; then why="sanitizer report"
+	elif [ "$off" = yes ] &&
+	     ! grep -q "^bmapgen: $dev: offset 0x[0-9a-f]*: .*$re" "$c.err"; then
+		why="no message naming $dev, an offset and /$re/"
+	elif ! grep -q "^bmapgen: $dev: .*$re" "$c.err"; then
+		why="no message naming $dev and /$re/"
+	elif ! grep -q '^1 [0-9a-f]* [0-9a-f]* f /dev/sda[0-9]* /KEEP.TXT$' "$c.map"; then
+		why="the healthy partition's /KEEP.TXT is not mapped"
+	fi
+	if [ -n "$why" ]; then
+		echo "FAIL - $c: $why"; sed 's/^/  /' "$c.err" | head -10
+		fail=$((fail + 1))
+	else
+		echo "ok - $c: $(grep -m1 "$re" "$c.err")"
+	fi
+}
+gen1() { local c=$1; shift; $GEN "$c" "$c.img" healthy.img "$@" 2> gen.err ||
+	{ echo "FAIL - $c: generator"; cat gen.err; fail=$((fail + 1)); return 1; }; }
+
+# --- partition tables
+gen1 ebr-loop && check ebr-loop /dev/sda yes "EBR link points backwards"
+gen1 gpt-nument && check gpt-nument /dev/sda yes "GPT primary header: entry array"
+gen1 gpt-lastlba && check gpt-lastlba /dev/sda yes "/dev/sda2.*past the end of the disk"
+
+# --- LVM (metadata text: the LV is named, at its offset in the LV)
+gen1 lvm-overlap && check lvm-overlap /dev/vg/b yes "extents 12-16 of PV pv0, which /dev/vg/a also uses"
+gen1 lvm-past-pv && check lvm-past-pv /dev/vg/past yes "past the end of PV pv0"
+gen1 lvm-count && check lvm-count /dev/vg/huge yes "past the end of PV pv0"
+gen1 lvm-size && check lvm-size /dev/sda1 - "LV vg/huge segment 1: bad extent range"
+gen1 lvm-extent-size && check lvm-extent-size /dev/sda1 - "extent_size is 0 or above"
+
+# --- md
+gen1 md-geometry && check md-geometry /dev/sda2 yes "disagrees with /dev/sda1 about the array geometry"
+gen1 md-size && check md-size /dev/sda1 yes "md 1.2 superblock: data area .* out of range"
+gen1 md-array-size && check md-array-size /dev/md/0 - "member 0 (/dev/sda1) holds 0x300000 bytes, the array needs 0xfffffffffffffe00"
+
+# --- ext
+mkdir tree tree/a tree/a/b
+echo hi > tree/a/b/f
+# every other block: 20 extents, more than the inode holds (a tree)
+/usr/bin/python3 -c '
+f = open("tree/sparse", "wb")
+for i in range(0, 40, 2):
+    f.seek(i * 4096); f.write(b"x" * 4096)'
+mke2fs -q -F -t ext4 -O ^metadata_csum,^has_journal -b 4096 -d tree ext.img 8M > /dev/null
+cp ext.img e1.img
+etb=$(debugfs -R "stat /sparse" e1.img 2>/dev/null | grep -o '(ETB0):[0-9]*' | cut -d: -f2)
+iloc=$(debugfs -R "imap /sparse" e1.img 2>/dev/null | awk '/located at block/ {print $4, $6}' | tr -d ,)
+set -- $iloc
+if [ -n "$etb" ] && [ $# = 2 ]; then
+	gen1 ext-extent-cycle e1.img "$etb" $(( $1 * 4096 + $2 )) &&
+		check ext-extent-cycle /dev/sda1 yes "inode [0-9]*: extent tree: .*loop"
+else
+	echo "FAIL - ext-extent-cycle: debugfs did not show the extent tree"; fail=$((fail + 1))
+fi
+cp ext.img e2.img
+debugfs -w -R "link /a /a/b/up" e2.img 2>/dev/null
+/usr/bin/python3 -c '
+import sys; sys.path.insert(0, sys.argv[1] + "/tests"); import absurd, mmap
+with open("e2.img", "r+b") as f:
+    absurd.fs_disk("ext-dir-cycle.img", open("healthy.img", "rb").read(),
+                   mmap.mmap(f.fileno(), 0))' "$SRCDIR"
+check ext-dir-cycle /dev/sda1 yes "/a/b/up: directory inode [0-9]* already seen"
+cp ext.img e3.img
+gen1 ext-inodes-count e3.img && check ext-inodes-count /dev/sda1 yes "superblock is corrupt"
+
+# --- XFS (mkfs.xfs refuses < 300 MB unless run as by xfstests)
+if command -v mkfs.xfs > /dev/null; then
+	truncate -s 32M xfs.img
+	TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 mkfs.xfs -q -f xfs.img
+	cp xfs.img x1.img
+	gen1 xfs-agcount x1.img && check xfs-agcount /dev/sda1 yes "xfs: superblock geometry is inconsistent (4294967295 AGs"
+	cp xfs.img x2.img
+	gen1 xfs-btree-cycle x2.img && check xfs-btree-cycle /dev/sda1 yes "xfs: free space btree block referenced twice"
+else
+	echo "SKIP - xfs cases: no mkfs.xfs"; skip=$((skip + 2))
+fi
+
+# --- btrfs
+if command -v mkfs.btrfs > /dev/null; then
+	mkdir btree; echo hello > btree/hello
+	mkfs.btrfs -q -f -m single -d single --rootdir btree -b 114M btrfs.img > /dev/null 2>&1
+	cp btrfs.img b1.img
+	gen1 btrfs-tree-cycle b1.img && check btrfs-tree-cycle /dev/sda1 yes "btrfs: tree block referenced twice"
+	cp btrfs.img b2.img
+	gen1 btrfs-nritems b2.img && check btrfs-nritems /dev/sda1 yes "btrfs: tree block (level 0): bad item count"
+else
+	echo "SKIP - btrfs cases: no mkfs.btrfs"; skip=$((skip + 2))
+fi
+
+# --- qcow2: the virtual size near 2^64 (the whole image; no healthy
+# partition, so checked by hand: a clear message and the v line)
+if command -v qemu-img > /dev/null; then
+	n=$((n + 1))
+	qemu-img create -q -f qcow2 q.qcow2 16M
+	/usr/bin/python3 -c '
+import struct
+with open("q.qcow2", "r+b") as f:
+    f.seek(24); f.write(struct.pack(">Q", (1 << 64) - 512))'
+	timeout 30 "$BMAPGEN" q.qcow2 > q.map 2> q.err; st=$?
+	if [ $st = 1 ] && grep -q '^bmapgen: /dev/sda: offset 0x[0-9a-f]*: q.qcow2: qcow2 L1 table too small' q.err &&
+	   grep -q '^1 0 fffffffffffffe00 v /dev/sda$' q.map && ! grep -q Sanitizer q.err; then
+		echo "ok - qcow2-size: $(head -1 q.err)"
+	else
+		echo "FAIL - qcow2-size: exit $st"; cat q.err; fail=$((fail + 1))
+	fi
+else
+	echo "SKIP - qcow2-size: no qemu-img"; skip=$((skip + 1))
+fi
+
+echo "$((n - fail)) passed, $fail failed, $skip skipped"
+[ $fail = 0 ]
