@@ -70,6 +70,10 @@ struct bm_volume_ops {
 		   unsigned flags, bm_range_cb cb, void *opaque);
 	/* Free PRIV (not the volume itself).  May be NULL. */
 	void (*destroy)(struct bm_volume *v);
+	/* Optional, disks only: [OFF, OFF+LEN) (within size) will be read
+	 * soon; start fetching it (a raw image asks the kernel to read it
+	 * ahead).  A hint: it changes no result.  May be NULL. */
+	void (*prefetch)(struct bm_volume *v, uint64_t off, uint64_t len);
 };
 
 struct bm_volume {
@@ -111,6 +115,15 @@ int bm_read(struct bm_volume *v, void *buf, size_t len, uint64_t off);
 int bm_volume_map(struct bm_volume *v, uint64_t off, uint64_t len,
 		  unsigned flags, bm_range_cb cb, void *opaque);
 
+/* Hint that [OFF, OFF+LEN) of V will be read soon: the range is mapped
+ * down to the disks (first copies only) and each disk's prefetch op is
+ * called, so a walker can have the kernel fetch many scattered metadata
+ * blocks in large, parallel reads before it reads them one by one.
+ * Clipped to V; changes no result; quiet.  It goes through V's map op,
+ * so not on a btrfs logical volume (its map notes RAID5/6 rows for
+ * parity): btrfs hints its devices' volumes. */
+void bm_volume_prefetch(struct bm_volume *v, uint64_t off, uint64_t len);
+
 /* Name of partition N of a volume named DEV: "/dev/sda" -> "/dev/sda1",
  * "/dev/md0" -> "/dev/md0p1", "/dev/md/root" -> "/dev/md/root1".
  * Returns a malloc'd string. */
@@ -134,6 +147,14 @@ typedef uint32_t bm_obj;
  * escaped on output). */
 bm_obj bm_object(struct bm_ctx *ctx, char type, const char *dev,
 		 const char *path);
+
+/* A walker is done with 'f'/'d' object O: nothing will be emitted to it
+ * any more (call it only where that is sure: after the last emit for a
+ * file's object, with no other name or owner able to emit to it later).
+ * A no-op unless streaming; then O's memory is freed and the id must not
+ * be used again (bm_object() with the same name gives a new one).
+ * Other object types are kept. */
+void bm_object_release(struct bm_ctx *ctx, bm_obj o);
 
 /* Emit: bytes [OFF, OFF+LEN) of volume V belong to OBJ.  Maps the range
  * down to the image(s) and stores it.  A range past the end of V is
@@ -253,6 +274,16 @@ struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path);
 void bm_map_all(struct bm_ctx *ctx);
 /* Just the assembly rounds (bm_map_all's second half). */
 void bm_assemble_all(struct bm_ctx *ctx);
+
+/* Streaming JSON Lines output (--stream): from now on every mapped
+ * range is written to OUT at once as an object record with one range,
+ * not stored (the bm_store_* accessors below then see nothing).  Memory
+ * then stays bounded when walkers release objects.  Call right after
+ * bm_ctx_new(), before bm_open_disk(). */
+void bm_ctx_stream(struct bm_ctx *ctx, FILE *out);
+/* Write the last pending range and the disk and volume records.
+ * Returns 0, or -1 if a write to OUT failed. */
+int bm_ctx_stream_end(struct bm_ctx *ctx);
 
 /* Number of disks, and disk I (1-based). */
 unsigned bm_disk_count(const struct bm_ctx *ctx);

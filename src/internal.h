@@ -35,8 +35,27 @@ struct bm_ctx {
 	struct bm_range *ranges;
 	size_t nranges, capranges;
 	bool sorted;
+
+	/* Streaming (bm_ctx_stream): ranges are written to STREAM as they
+	 * come instead of being stored; PEND holds the last one while the
+	 * next may continue it.  Released object slots go on FREESLOTS and
+	 * come back with their generation (GENS) raised: an id is
+	 * slot | generation << 24, so a stale id is recognised. */
+	FILE *stream;
+	int stream_err;
+	struct bm_range pend;
+	bool have_pend;
+	uint8_t *gens;       /* [capobjs] */
+	uint32_t *freeslots;
+	size_t nfree, capfree;
 };
 
 void bm_store_free(struct bm_ctx *ctx);
+
+/* JSON Lines streaming (output/json.c): the header, one object record
+ * per range, and at the end the disk and volume records. */
+void bm_json_stream_begin(struct bm_ctx *ctx);
+void bm_json_stream_range(struct bm_ctx *ctx, const struct bm_range *r);
+void bm_json_stream_end(struct bm_ctx *ctx);
 
 #endif

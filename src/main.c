@@ -28,6 +28,9 @@ static void usage(FILE *f)
 	      "  -o, --output=FILE   write the map to FILE (default stdout)\n"
 	      "  -f, --format=FMT    output format: virt-bmap (default), json,\n"
 	      "                      jsonl, bmaptool\n"
+	      "      --stream        with -f jsonl: write each range as it is\n"
+	      "                      mapped (unsorted; memory stays small for\n"
+	      "                      any number of files)\n"
 	      "      --input-format=FMT\n"
 	      "                      image format: auto (default; qcow2 is\n"
 	      "                      recognised), raw, qcow2\n"
@@ -43,18 +46,59 @@ static void usage(FILE *f)
 	      f);
 }
 
+/* Open the -o FILE: a temporary next to it (*TMP), renamed at the end
+ * so a reader never sees half a map.  NULL after a message. */
+static FILE *open_output(const char *output, char **tmp)
+{
+	*tmp = bm_asprintf("%s.tmpXXXXXX", output);
+	int fd = mkstemp(*tmp);
+	FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!out) {
+		fprintf(stderr, "bmapgen: cannot write %s: %s\n", output,
+			strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(*tmp);
+		}
+		free(*tmp);
+		*tmp = NULL;
+		return NULL;
+	}
+	/* mkstemp makes 0600; a map is an ordinary file. */
+	mode_t um = umask(0);
+	umask(um);
+	fchmod(fd, 0666 & ~um);
+	return out;
+}
+
 int main(int argc, char **argv)
 {
+	/* --stream writes the map while mapping: only the plain map
+	 * command does that (batch, check, lookup and trace need the
+	 * whole map, or write their own). */
+	bool stream_arg = false, batch_arg = false;
+	for (int i = 1; i < argc; i++) {
+		stream_arg |= strcmp(argv[i], "--stream") == 0;
+		batch_arg |= strcmp(argv[i], "--batch") == 0;
+	}
+	if (stream_arg && argc > 1 &&
+	    (batch_arg || strcmp(argv[1], "check") == 0 ||
+	     strcmp(argv[1], "lookup") == 0 || strcmp(argv[1], "trace") == 0)) {
+		fputs("bmapgen: --stream only works when mapping images to "
+		      "-f jsonl, not with --batch, check, lookup or trace\n",
+		      stderr);
+		return 2;
+	}
 	if (argc > 1 && strcmp(argv[1], "check") == 0)
 		return bm_check_main(argc - 1, argv + 1);
 	/* Batch mode has options of its own. */
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--batch") == 0)
-			return bm_batch_main(argc, argv);
+	if (batch_arg)
+		return bm_batch_main(argc, argv);
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "input-format", required_argument, NULL, 'I' },
+		{ "stream", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -69,6 +113,7 @@ int main(int argc, char **argv)
 
 	struct bm_options opts = { .output_format = "virt-bmap" };
 	const char *output = NULL;
+	bool stream = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "o:f:vhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -87,6 +132,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			opts.input_format = optarg;
+			break;
+		case 'S':
+			stream = true;
 			break;
 		case 'v':
 			opts.verbose++;
@@ -116,6 +164,10 @@ int main(int argc, char **argv)
 			opts.output_format);
 		return 2;
 	}
+	if (stream && fmt != 2) {
+		fputs("bmapgen: --stream needs -f jsonl\n", stderr);
+		return 2;
+	}
 	if (fmt == 3 && argc - optind != 1) {
 		fputs("bmapgen: the bmaptool format describes one image\n",
 		      stderr);
@@ -123,37 +175,40 @@ int main(int argc, char **argv)
 	}
 
 	struct bm_ctx *ctx = bm_ctx_new(&opts);
+	FILE *out = stdout;
+	char *tmp = NULL;
+	if (stream) {
+		/* The map is written while mapping: open it first. */
+		if (output && !(out = open_output(output, &tmp))) {
+			bm_ctx_free(ctx);
+			return 2;
+		}
+		bm_ctx_stream(ctx, out);
+	}
 	unsigned opened = 0;
 	for (int i = optind; i < argc; i++)
 		if (bm_open_disk(ctx, argv[i]))
 			opened++;
 	if (opened == 0) {
+		if (tmp) {
+			fclose(out);
+			unlink(tmp);
+			free(tmp);
+		}
 		bm_ctx_free(ctx);
 		return 2;
 	}
 	bm_map_all(ctx);
 
-	FILE *out = stdout;
-	char *tmp = NULL;
-	if (output) {
-		/* Write next to the target and rename, so a reader never
-		 * sees half a map. */
-		tmp = bm_asprintf("%s.tmpXXXXXX", output);
-		int fd = mkstemp(tmp);
-		if (fd < 0 || !(out = fdopen(fd, "w"))) {
-			fprintf(stderr, "bmapgen: cannot write %s: %s\n",
-				output, strerror(errno));
-			bm_ctx_free(ctx);
-			free(tmp);
-			return 2;
-		}
-		/* mkstemp makes 0600; a map is an ordinary file. */
-		mode_t um = umask(0);
-		umask(um);
-		fchmod(fd, 0666 & ~um);
+	if (output && !stream && !(out = open_output(output, &tmp))) {
+		bm_ctx_free(ctx);
+		return 2;
 	}
 	int err;
-	switch (fmt) {
+	switch (stream ? -1 : (int)fmt) {
+	case -1:
+		err = bm_ctx_stream_end(ctx);
+		break;
 	case 1:
 	case 2:
 		err = bm_write_json(ctx, out, fmt == 2);

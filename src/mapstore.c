@@ -33,21 +33,56 @@ static bool obj_eq(const struct bm_objinfo *o, char type, const char *dev,
 	return strcmp(o->path, path) == 0;
 }
 
+/* Object ids.  Normally an id is the object's slot in ctx->objs.  While
+ * streaming, slots of released objects are reused, so an id also carries
+ * the slot's generation in its top 8 bits: an id used after its release
+ * is refused (bm_fail) instead of naming whatever took its slot -- as
+ * long as the slot was not reused 256 times since, so this catches
+ * walker bugs; it does not make a late use safe. */
+#define SLOT_BITS 24
+#define SLOT_MASK ((UINT32_C(1) << SLOT_BITS) - 1)
+
+static bm_obj make_id(const struct bm_ctx *ctx, size_t slot)
+{
+	if (!ctx->stream)
+		return (bm_obj)slot;
+	return (bm_obj)slot | (bm_obj)ctx->gens[slot] << SLOT_BITS;
+}
+
+/* The live slot of id O, or false. */
+static bool id_slot(const struct bm_ctx *ctx, bm_obj o, size_t *slot)
+{
+	size_t s = ctx->stream ? (o & SLOT_MASK) : o;
+	if (s >= ctx->nobjs || !ctx->objs[s].dev)
+		return false;
+	if (ctx->stream && ctx->gens[s] != o >> SLOT_BITS)
+		return false;
+	*slot = s;
+	return true;
+}
+
+static size_t obj_home(const struct bm_ctx *ctx, size_t slot)
+{
+	const struct bm_objinfo *o = &ctx->objs[slot];
+	return obj_hash(o->type, o->dev, o->path) & (ctx->hashcap - 1);
+}
+
 static void hash_grow(struct bm_ctx *ctx)
 {
 	size_t cap = ctx->hashcap ? ctx->hashcap * 2 : 1024;
 	uint32_t *h = bm_malloc(cap * sizeof *h);
 	memset(h, 0xff, cap * sizeof *h);
+	free(ctx->objhash);
+	ctx->objhash = h;
+	ctx->hashcap = cap;
 	for (size_t i = 0; i < ctx->nobjs; i++) {
-		const struct bm_objinfo *o = &ctx->objs[i];
-		size_t j = obj_hash(o->type, o->dev, o->path) & (cap - 1);
+		if (!ctx->objs[i].dev)
+			continue; /* a released slot */
+		size_t j = obj_home(ctx, i);
 		while (h[j] != BM_OBJ_NONE)
 			j = (j + 1) & (cap - 1);
 		h[j] = (uint32_t)i;
 	}
-	free(ctx->objhash);
-	ctx->objhash = h;
-	ctx->hashcap = cap;
 }
 
 bm_obj bm_object(struct bm_ctx *ctx, char type, const char *dev,
@@ -55,30 +90,145 @@ bm_obj bm_object(struct bm_ctx *ctx, char type, const char *dev,
 {
 	if (!dev)
 		dev = "?";
-	if ((ctx->nobjs + 1) * 2 > ctx->hashcap)
+	if ((ctx->nobjs - ctx->nfree + 1) * 2 > ctx->hashcap)
 		hash_grow(ctx);
 	size_t j = obj_hash(type, dev, path) & (ctx->hashcap - 1);
 	/* Terminates: the table is kept at most half full. */
 	while (ctx->objhash[j] != BM_OBJ_NONE) {
 		if (obj_eq(&ctx->objs[ctx->objhash[j]], type, dev, path))
-			return ctx->objhash[j];
+			return make_id(ctx, ctx->objhash[j]);
 		j = (j + 1) & (ctx->hashcap - 1);
 	}
-	if (ctx->nobjs >= BM_OBJ_NONE - 1) {
-		fputs("bmapgen: too many objects\n", stderr);
-		exit(2);
+	size_t slot;
+	if (ctx->nfree) {
+		slot = ctx->freeslots[--ctx->nfree];
+	} else {
+		/* Streaming ids keep 24 bits for the slot; ids never equal
+		 * BM_OBJ_NONE. */
+		if (ctx->nobjs >= (ctx->stream ? SLOT_MASK : BM_OBJ_NONE - 1)) {
+			fputs("bmapgen: too many objects\n", stderr);
+			exit(2);
+		}
+		if (ctx->nobjs == ctx->capobjs) {
+			ctx->capobjs = ctx->capobjs ? ctx->capobjs * 2 : 256;
+			ctx->objs = bm_reallocarray(ctx->objs, ctx->capobjs,
+						    sizeof *ctx->objs);
+			if (ctx->stream) {
+				ctx->gens = bm_reallocarray(ctx->gens,
+							    ctx->capobjs, 1);
+				memset(ctx->gens + ctx->nobjs, 0,
+				       ctx->capobjs - ctx->nobjs);
+			}
+		}
+		slot = ctx->nobjs++;
 	}
-	if (ctx->nobjs == ctx->capobjs) {
-		ctx->capobjs = ctx->capobjs ? ctx->capobjs * 2 : 256;
-		ctx->objs = bm_reallocarray(ctx->objs, ctx->capobjs,
-					    sizeof *ctx->objs);
-	}
-	struct bm_objinfo *o = &ctx->objs[ctx->nobjs];
+	struct bm_objinfo *o = &ctx->objs[slot];
 	o->type = type;
 	o->dev = bm_strdup(dev);
 	o->path = path ? bm_strdup(path) : NULL;
-	ctx->objhash[j] = (uint32_t)ctx->nobjs;
-	return (bm_obj)ctx->nobjs++;
+	ctx->objhash[j] = (uint32_t)slot;
+	return make_id(ctx, slot);
+}
+
+/* Remove SLOT from the hash table.  Linear probing without tombstones:
+ * the entries after the hole that could not have been placed at or
+ * before it move back into it (backward-shift deletion), so every entry
+ * stays reachable from its home position. */
+static void hash_remove(struct bm_ctx *ctx, size_t slot)
+{
+	size_t mask = ctx->hashcap - 1;
+	size_t i = obj_home(ctx, slot);
+	/* Terminates: SLOT is in the table and the table is not full. */
+	while (ctx->objhash[i] != slot)
+		i = (i + 1) & mask;
+	for (size_t j = (i + 1) & mask; ctx->objhash[j] != BM_OBJ_NONE;
+	     j = (j + 1) & mask) {
+		size_t k = obj_home(ctx, ctx->objhash[j]);
+		/* Entry J may move to the hole I unless its home K lies
+		 * cyclically in (I, J]. */
+		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (stays)
+			continue;
+		ctx->objhash[i] = ctx->objhash[j];
+		i = j;
+	}
+	ctx->objhash[i] = BM_OBJ_NONE;
+}
+
+static void stream_flush(struct bm_ctx *ctx)
+{
+	if (ctx->have_pend)
+		bm_json_stream_range(ctx, &ctx->pend);
+	ctx->have_pend = false;
+}
+
+void bm_object_release(struct bm_ctx *ctx, bm_obj o)
+{
+	size_t slot;
+	if (!ctx->stream || !id_slot(ctx, o, &slot))
+		return;
+	struct bm_objinfo *oi = &ctx->objs[slot];
+	/* Metadata and volume objects are few, and several walkers or
+	 * layers may add to them: they stay. */
+	if (oi->type != 'f' && oi->type != 'd')
+		return;
+	if (ctx->have_pend && ctx->pend.obj == o)
+		stream_flush(ctx);
+	hash_remove(ctx, slot);
+	free((char *)oi->dev);
+	free((char *)oi->path);
+	oi->dev = oi->path = NULL;
+	oi->type = 0;
+	ctx->gens[slot]++;
+	if (ctx->nfree == ctx->capfree) {
+		ctx->capfree = ctx->capfree ? ctx->capfree * 2 : 64;
+		ctx->freeslots = bm_reallocarray(ctx->freeslots, ctx->capfree,
+						 sizeof *ctx->freeslots);
+	}
+	ctx->freeslots[ctx->nfree++] = (uint32_t)slot;
+}
+
+void bm_ctx_stream(struct bm_ctx *ctx, FILE *out)
+{
+	/* Ids change meaning with streaming: only before the first. */
+	if (ctx->nobjs)
+		abort();
+	ctx->stream = out;
+	bm_json_stream_begin(ctx);
+}
+
+int bm_ctx_stream_end(struct bm_ctx *ctx)
+{
+	if (!ctx->stream)
+		return 0;
+	stream_flush(ctx);
+	bm_json_stream_end(ctx);
+	return ctx->stream_err;
+}
+
+/* Streaming: write the pending range unless RANGE continues it. */
+static int stream_add(struct bm_ctx *ctx, const struct bm_range *range)
+{
+	size_t slot;
+	if (!id_slot(ctx, range->obj, &slot)) {
+		/* A walker emitted with an id it had released: a bug, and
+		 * the name it would print could be another object's. */
+		bm_fail(ctx, NULL, range->start,
+			"internal error: range for a released object "
+			"(id 0x%x): not mapped", (unsigned)range->obj);
+		return -1;
+	}
+	struct bm_range *p = &ctx->pend;
+	if (ctx->have_pend && p->obj == range->obj &&
+	    p->disk == range->disk && p->flags == range->flags &&
+	    p->end == range->start) {
+		p->end = range->end;
+		return 0;
+	}
+	stream_flush(ctx);
+	*p = *range;
+	ctx->have_pend = true;
+	return 0;
 }
 
 int bm_store_add(struct bm_ctx *ctx, unsigned disk, uint64_t off,
@@ -91,6 +241,11 @@ int bm_store_add(struct bm_ctx *ctx, unsigned disk, uint64_t off,
 		errno = ERANGE;
 		return -1;
 	}
+	if (ctx->stream)
+		return stream_add(ctx, &(struct bm_range){
+			.start = off, .end = end, .disk = disk, .obj = obj,
+			.flags = flags,
+		});
 	/* Walkers mostly emit a file's blocks in order: join a range that
 	 * continues the previous one instead of storing another. */
 	if (ctx->nranges) {
@@ -137,7 +292,8 @@ int bm_emit_flags(struct bm_volume *v, uint64_t off, uint64_t len, bm_obj obj,
 		bm_warn(ctx, v->dev, off,
 			"%c %s: range of 0x%llx bytes runs past the end of the "
 			"volume (size 0x%llx): clipped",
-			o->type, o->path ? o->path : o->dev,
+			o ? o->type : '?',
+			!o ? "?" : o->path ? o->path : o->dev,
 			(unsigned long long)len, (unsigned long long)v->size);
 		if (off >= v->size)
 			return -1;
@@ -188,7 +344,8 @@ size_t bm_object_count(const struct bm_ctx *ctx)
 
 const struct bm_objinfo *bm_object_info(const struct bm_ctx *ctx, bm_obj o)
 {
-	return o < ctx->nobjs ? &ctx->objs[o] : NULL;
+	size_t slot;
+	return id_slot(ctx, o, &slot) ? &ctx->objs[slot] : NULL;
 }
 
 void bm_store_free(struct bm_ctx *ctx)
@@ -200,4 +357,6 @@ void bm_store_free(struct bm_ctx *ctx)
 	free(ctx->objs);
 	free(ctx->objhash);
 	free(ctx->ranges);
+	free(ctx->gens);
+	free(ctx->freeslots);
 }

@@ -119,8 +119,32 @@ uint32_t bm_crc32(uint32_t seed, const void *buf, size_t len)
 	return crc_table(crc32_table, seed, buf, len);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* SSE4.2's crc32 instruction computes CRC32C (same polynomial, same
+ * reflected register, no inversion) 8 bytes at a time: btrfs and XFS
+ * verify every metadata block with it, and the table loop above was a
+ * third of a btrfs walk's instructions. */
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p, size_t len)
+{
+	crc = ~crc;
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		crc = (uint32_t)__builtin_ia32_crc32di(crc, v);
+	}
+	while (len--)
+		crc = __builtin_ia32_crc32qi(crc, *p++);
+	return ~crc;
+}
+#endif
+
 uint32_t bm_crc32c(uint32_t seed, const void *buf, size_t len)
 {
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (__builtin_cpu_supports("sse4.2"))
+		return crc32c_sse42(seed, buf, len);
+#endif
 	return crc_table(crc32c_table, seed, buf, len);
 }
 
@@ -312,8 +336,13 @@ void bm_escape_path(struct bm_str *b, const char *s)
 			bm_str_printf(b, "\\x%02x", *p);
 			p++;
 		} else if (*p < 0x80) {
-			bm_str_putn(b, (const char *)p, 1);
-			p++;
+			/* A run of plain ASCII at once: the common case.  P
+			 * itself is plain (tested above), so Q moves. */
+			const unsigned char *q = p + 1;
+			while (*q >= 0x20 && *q < 0x7f && *q != '\\')
+				q++;
+			bm_str_putn(b, (const char *)p, (size_t)(q - p));
+			p = q;
 		} else if ((n = utf8_seq(p, &cp)) != 0 &&
 			   !(cp >= 0x80 && cp <= 0x9f)) {
 			bm_str_putn(b, (const char *)p, n);

@@ -52,6 +52,33 @@ int bm_volume_map(struct bm_volume *v, uint64_t off, uint64_t len,
 	return v->ops->map(v, off, len, flags, cb, opaque);
 }
 
+/* Called per image range of a prefetched range: only first copies are
+ * read by the walkers (copies and parity only when the first fails). */
+static int prefetch_cb(void *opaque, unsigned disk, uint64_t off,
+		       uint64_t len, unsigned flags)
+{
+	struct bm_ctx *ctx = opaque;
+	if (flags & (BM_RANGE_COPY | BM_RANGE_PARITY))
+		return 0;
+	/* Memory volumes (tests, fuzzers) name disks that are not open. */
+	if (disk == 0 || disk > ctx->ndisks)
+		return 0;
+	struct bm_volume *d = ctx->disks[disk - 1];
+	if (d->ops->prefetch && bm_in_range(off, len, d->size))
+		d->ops->prefetch(d, off, len);
+	return 0;
+}
+
+void bm_volume_prefetch(struct bm_volume *v, uint64_t off, uint64_t len)
+{
+	if (off >= v->size || len == 0)
+		return;
+	if (len > v->size - off)
+		len = v->size - off;
+	/* A failed map is reported by whoever reads or emits the range. */
+	(void)v->ops->map(v, off, len, 0, prefetch_cb, v->ctx);
+}
+
 /* --- slices ------------------------------------------------------- */
 
 struct slice {

@@ -13,6 +13,11 @@
  * member ("header", "disk", "volume", "object"), so a huge map can be
  * streamed (jq -c, grep) without holding the document.
  *
+ * With --stream (bm_ctx_stream), JSON Lines are written while mapping:
+ * the header (with "stream":true), then one "object" record per mapped
+ * range as it comes (no "id"; unsorted; an object may appear many
+ * times), then the "disk" and "volume" records.
+ *
  * Strings are always valid UTF-8: names from the image that are not
  * valid UTF-8 have each bad byte replaced by U+FFFD, and the exact bytes
  * are given as lowercase hex in an extra member with the suffix "_hex"
@@ -195,6 +200,26 @@ static void write_volumes(struct bm_ctx *ctx, struct writer *w,
 	free(all);
 }
 
+/* The members naming object OI: type, dev, path or name. */
+static void json_object_name(struct bm_str *b, const struct bm_objinfo *oi)
+{
+	bm_str_printf(b, ",\"type\":\"%c\"", oi->type);
+	json_member(b, "dev", oi->dev);
+	if (oi->path)
+		json_member(b, oi->type == 'm' ? "name" : "path", oi->path);
+}
+
+static void json_range(struct bm_str *b, unsigned disk, uint64_t start,
+		       uint64_t end, unsigned flags)
+{
+	bm_str_printf(b,
+		      "{\"disk\":%u,\"start\":%llu,\"end\":%llu,\"roles\":",
+		      disk, (unsigned long long)start,
+		      (unsigned long long)end);
+	json_roles(b, flags);
+	bm_str_puts(b, "}");
+}
+
 static void write_objects(struct bm_ctx *ctx, struct writer *w,
 			  struct bm_str *b)
 {
@@ -216,11 +241,8 @@ static void write_objects(struct bm_ctx *ctx, struct writer *w,
 		if (first[o] == first[o + 1])
 			continue; /* interned but never mapped */
 		const struct bm_objinfo *oi = bm_object_info(ctx, (bm_obj)o);
-		bm_str_printf(b, ",\"id\":%zu,\"type\":\"%c\"", o, oi->type);
-		json_member(b, "dev", oi->dev);
-		if (oi->path)
-			json_member(b, oi->type == 'm' ? "name" : "path",
-				    oi->path);
+		bm_str_printf(b, ",\"id\":%zu", o);
+		json_object_name(b, oi);
 		bm_str_puts(b, ",\"ranges\":[");
 		bool any = false;
 		/* Join ranges that overlap or touch with the same roles. */
@@ -236,14 +258,9 @@ static void write_objects(struct bm_ctx *ctx, struct writer *w,
 				if (c->end > end)
 					end = c->end;
 			}
-			bm_str_printf(b,
-				      "%s{\"disk\":%u,\"start\":%llu,"
-				      "\"end\":%llu,\"roles\":",
-				      any ? "," : "", a->disk,
-				      (unsigned long long)a->start,
-				      (unsigned long long)end);
-			json_roles(b, a->flags);
-			bm_str_puts(b, "}");
+			if (any)
+				bm_str_puts(b, ",");
+			json_range(b, a->disk, a->start, end, a->flags);
 			any = true;
 			k = j;
 		}
@@ -254,12 +271,52 @@ static void write_objects(struct bm_ctx *ctx, struct writer *w,
 	free(idx);
 }
 
+#define JSON_HEAD "\"format\":\"bmapgen-map\",\"version\":1," \
+		  "\"generator\":\"bmapgen " BM_VERSION "\""
+
+/* --- streaming (bm_ctx_stream) --------------------------------------- */
+
+void bm_json_stream_begin(struct bm_ctx *ctx)
+{
+	if (fputs("{\"record\":\"header\"," JSON_HEAD ",\"stream\":true}\n",
+		  ctx->stream) < 0)
+		ctx->stream_err = -1;
+}
+
+/* One object record with the one range R (no "id": ids are reused once
+ * objects are released; the name identifies the object). */
+void bm_json_stream_range(struct bm_ctx *ctx, const struct bm_range *r)
+{
+	struct bm_str b = { 0 };
+	const struct bm_objinfo *oi = bm_object_info(ctx, r->obj);
+	if (!oi)
+		abort(); /* mapstore.c flushes before releasing */
+	bm_str_puts(&b, "{\"record\":\"object\"");
+	json_object_name(&b, oi);
+	bm_str_puts(&b, ",\"ranges\":[");
+	json_range(&b, r->disk, r->start, r->end, r->flags);
+	bm_str_puts(&b, "]}\n");
+	if (fputs(b.s, ctx->stream) < 0)
+		ctx->stream_err = -1;
+	bm_str_free(&b);
+}
+
+void bm_json_stream_end(struct bm_ctx *ctx)
+{
+	struct writer w = { .out = ctx->stream, .lines = true };
+	struct bm_str b = { 0 };
+	write_disks(ctx, &w, &b);
+	write_volumes(ctx, &w, &b);
+	bm_str_free(&b);
+	if (w.err)
+		ctx->stream_err = -1;
+}
+
 int bm_write_json(struct bm_ctx *ctx, FILE *out, bool lines)
 {
 	struct writer w = { .out = out, .lines = lines };
 	struct bm_str b = { 0 };
-	const char *head = "\"format\":\"bmapgen-map\",\"version\":1,"
-			   "\"generator\":\"bmapgen " BM_VERSION "\"";
+	const char *head = JSON_HEAD;
 	if (lines) {
 		if (fprintf(out, "{\"record\":\"header\",%s}\n", head) < 0)
 			w.err = -1;

@@ -13,21 +13,110 @@
 
 #include "../internal.h"
 
-struct event {
-	uint64_t pos;
-	uint32_t disk;
-	uint32_t rank;  /* object rank in string order */
-	int delta;      /* +1 start, -1 end */
+/* Ends of the ranges covering the sweep position: a binary min-heap
+ * on END (its size is the overlap depth, a few entries). */
+struct ends {
+	struct end {
+		uint64_t end;
+		uint32_t rank; /* object rank in string order */
+	} *v;
+	size_t n, cap;
 };
 
-static int event_cmp(const void *a, const void *b)
+static void ends_push(struct ends *h, uint64_t end, uint32_t rank)
 {
-	const struct event *x = a, *y = b;
-	if (x->disk != y->disk)
-		return x->disk < y->disk ? -1 : 1;
-	if (x->pos != y->pos)
-		return x->pos < y->pos ? -1 : 1;
-	return 0;
+	if (h->n == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 16;
+		h->v = bm_reallocarray(h->v, h->cap, sizeof *h->v);
+	}
+	size_t i = h->n++;
+	/* Sift up: I halves each step. */
+	while (i > 0 && h->v[(i - 1) / 2].end > end) {
+		h->v[i] = h->v[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->v[i] = (struct end){ end, rank };
+}
+
+static struct end ends_pop(struct ends *h)
+{
+	struct end top = h->v[0], last = h->v[--h->n];
+	size_t i = 0;
+	/* Sift down: I at least doubles each step. */
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->v[c + 1].end < h->v[c].end)
+			c++;
+		if (h->v[c].end >= last.end)
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (h->n)
+		h->v[i] = last;
+	return top;
+}
+
+/* Lines are built in a buffer and written in large pieces: fprintf per
+ * line was a fifth of a run. */
+struct obuf {
+	FILE *out;
+	size_t n;
+	int err;
+	char b[1 << 16];
+};
+
+static void ob_flush(struct obuf *o)
+{
+	if (o->n && fwrite(o->b, 1, o->n, o->out) != o->n)
+		o->err = -1;
+	o->n = 0;
+}
+
+static void ob_dec(struct obuf *o, uint32_t x)
+{
+	char t[10];
+	int k = 0;
+	do {
+		t[k++] = (char)('0' + x % 10);
+		x /= 10;
+	} while (x);
+	while (k)
+		o->b[o->n++] = t[--k];
+}
+
+/* Lowercase hex without leading zeroes, written from the top digit. */
+static void ob_hex(struct obuf *o, uint64_t x)
+{
+	int shift = x ? (63 - __builtin_clzll(x)) / 4 * 4 : 0;
+	for (; shift >= 0; shift -= 4)
+		o->b[o->n++] = "0123456789abcdef"[(x >> shift) & 15];
+}
+
+/* "DISK START END OBJECT\n", as "%u %llx %llx %s\n". */
+static void ob_line(struct obuf *o, uint32_t disk, uint64_t start,
+		    uint64_t end, const char *obj)
+{
+	size_t len = strlen(obj);
+	if (sizeof o->b - o->n < 64 + len)
+		ob_flush(o);
+	ob_dec(o, disk);
+	o->b[o->n++] = ' ';
+	ob_hex(o, start);
+	o->b[o->n++] = ' ';
+	ob_hex(o, end);
+	o->b[o->n++] = ' ';
+	if (len + 1 > sizeof o->b - o->n) { /* a name longer than the buffer */
+		ob_flush(o);
+		if (fwrite(obj, 1, len, o->out) != len)
+			o->err = -1;
+	} else {
+		memcpy(o->b + o->n, obj, len);
+		o->n += len;
+	}
+	o->b[o->n++] = '\n';
 }
 
 char *bm_object_text(const struct bm_objinfo *o)
@@ -112,10 +201,19 @@ static void active_change(struct active *a, uint32_t rank, int delta)
 	a->n++;
 }
 
+/* Skip empty ranges: they cover nothing. */
+static size_t skip_empty(const struct bm_range *r, size_t i, size_t nr)
+{
+	while (i < nr && r[i].start >= r[i].end)
+		i++;
+	return i;
+}
+
 int bm_write_virtbmap(struct bm_ctx *ctx, FILE *out)
 {
 	size_t nobj = bm_object_count(ctx);
 	size_t nr = bm_store_count(ctx);
+	/* sorted by (disk, start) */
 	const struct bm_range *r = bm_store_ranges(ctx);
 	char **str = object_strings(ctx, nobj);
 
@@ -131,32 +229,45 @@ int bm_write_virtbmap(struct bm_ctx *ctx, FILE *out)
 	}
 	free(k);
 
-	struct event *ev = bm_calloc(nr * 2, sizeof *ev);
-	size_t ne = 0;
-	for (size_t i = 0; i < nr; i++) {
-		if (r[i].start >= r[i].end)
-			continue;
-		ev[ne++] = (struct event){ r[i].start, r[i].disk,
-					   rank[r[i].obj], +1 };
-		ev[ne++] = (struct event){ r[i].end, r[i].disk,
-					   rank[r[i].obj], -1 };
-	}
-	bm_qsort(ev, ne, sizeof *ev, event_cmp);
-
 	struct active cur = { 0 }, prev = { 0 };
+	struct ends heap = { 0 };
+	struct obuf *ob = bm_malloc(sizeof *ob);
+	ob->out = out;
+	ob->n = 0;
+	ob->err = 0;
 	uint64_t pend_start = 0, pend_end = 0;
-	uint32_t pend_disk = 0;
+	uint32_t pend_disk = 0, disk = 0;
 	bool pending = false;
-	int err = 0;
 
-	for (size_t i = 0; i < ne;) {
-		uint32_t disk = ev[i].disk;
-		uint64_t pos = ev[i].pos;
-		/* Apply every event at this position. */
-		for (; i < ne && ev[i].disk == disk && ev[i].pos == pos; i++)
-			active_change(&cur, ev[i].rank, ev[i].delta);
-		uint64_t next = (i < ne && ev[i].disk == disk) ? ev[i].pos
-							       : pos;
+	/* A sweep over the boundaries of one disk at a time: starts come
+	 * in order from the sorted ranges, ends from the heap of the
+	 * ranges covering the position.  Each pass consumes a start or
+	 * pops an end, so it ends after 2 * NR passes. */
+	size_t i = skip_empty(r, 0, nr);
+	while (i < nr || heap.n) {
+		uint64_t pos;
+		if (heap.n) {
+			pos = heap.v[0].end;
+			if (i < nr && r[i].disk == disk && r[i].start < pos)
+				pos = r[i].start;
+		} else {
+			disk = r[i].disk;
+			pos = r[i].start;
+		}
+		/* Apply every boundary at this position. */
+		while (heap.n && heap.v[0].end == pos)
+			active_change(&cur, ends_pop(&heap).rank, -1);
+		for (; i < nr && r[i].disk == disk && r[i].start == pos;
+		     i = skip_empty(r, i + 1, nr)) {
+			active_change(&cur, rank[r[i].obj], +1);
+			ends_push(&heap, r[i].end, rank[r[i].obj]);
+		}
+		uint64_t next = pos;
+		if (heap.n) {
+			next = heap.v[0].end;
+			if (i < nr && r[i].disk == disk && r[i].start < next)
+				next = r[i].start;
+		}
 		bool same = pending && pend_disk == disk &&
 			    pend_end == pos && prev.n == cur.n &&
 			    memcmp(prev.rank, cur.rank,
@@ -165,15 +276,10 @@ int bm_write_virtbmap(struct bm_ctx *ctx, FILE *out)
 			pend_end = next;
 			continue;
 		}
-		if (pending) {
+		if (pending)
 			for (size_t j = 0; j < prev.n; j++)
-				if (fprintf(out, "%u %llx %llx %s\n",
-					    pend_disk,
-					    (unsigned long long)pend_start,
-					    (unsigned long long)pend_end,
-					    byrank[prev.rank[j]]) < 0)
-					err = -1;
-		}
+				ob_line(ob, pend_disk, pend_start, pend_end,
+					byrank[prev.rank[j]]);
 		pending = cur.n > 0 && next > pos;
 		if (pending) {
 			pend_disk = disk;
@@ -190,20 +296,20 @@ int bm_write_virtbmap(struct bm_ctx *ctx, FILE *out)
 	}
 	if (pending)
 		for (size_t j = 0; j < prev.n; j++)
-			if (fprintf(out, "%u %llx %llx %s\n", pend_disk,
-				    (unsigned long long)pend_start,
-				    (unsigned long long)pend_end,
-				    byrank[prev.rank[j]]) < 0)
-				err = -1;
+			ob_line(ob, pend_disk, pend_start, pend_end,
+				byrank[prev.rank[j]]);
+	ob_flush(ob);
+	int err = ob->err;
 
+	free(ob);
+	free(heap.v);
 	free(cur.rank);
 	free(cur.count);
 	free(prev.rank);
-	free(ev);
 	free(rank);
 	free(byrank);
-	for (size_t i = 0; i < nobj; i++)
-		free(str[i]);
+	for (size_t j = 0; j < nobj; j++)
+		free(str[j]);
 	free(str);
 	return err;
 }

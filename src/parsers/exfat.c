@@ -271,8 +271,10 @@ static void do_set(struct exwalk *w, const uint8_t *e, unsigned sc,
 	if (valid > len)
 		valid = len;
 	uint64_t full = valid / fs->cluster_size + (valid % fs->cluster_size != 0);
-	bm_fatfs_emit(fs, &runs, bm_object(fs->ctx, 'f', fs->dev, path), 0, full,
-		      BM_RANGE_UNWRITTEN);
+	/* No hard links in exFAT: one entry set, one object, mapped here. */
+	bm_obj obj = bm_object(fs->ctx, 'f', fs->dev, path);
+	bm_fatfs_emit(fs, &runs, obj, 0, full, BM_RANGE_UNWRITTEN);
+	bm_object_release(fs->ctx, obj);
 	bm_fat_runs_free(&runs);
 	free(path);
 }
@@ -341,8 +343,9 @@ static void walk_dir(struct exwalk *w, const struct exdir *d, bool root)
 		bm_fatfs_chain(fs, d->first, 0, d->path, &runs);
 	else
 		alloc_runs(fs, d->first, d->len, d->contig, d->path, &runs);
-	bm_fatfs_emit(fs, &runs, bm_object(fs->ctx, 'd', fs->dev, d->path), 0,
-		      runs.clusters, 0);
+	bm_obj obj = bm_object(fs->ctx, 'd', fs->dev, d->path);
+	bm_fatfs_emit(fs, &runs, obj, 0, runs.clusters, 0);
+	bm_object_release(fs->ctx, obj);
 	uint64_t max = d->len && d->len < EXFAT_DIR_MAX_BYTES ? d->len
 							       : EXFAT_DIR_MAX_BYTES;
 	if (runs.clusters * fs->cluster_size > EXFAT_DIR_MAX_BYTES)

@@ -111,6 +111,113 @@ static bool inode_offset(struct ext_walk *w, ext2_ino_t ino, uint64_t *off)
 			 off);
 }
 
+/* Where a problem with inode INO is: the failed read if there was one
+ * (ext_warn's default), else the inode itself. */
+static uint64_t ino_where(struct ext_walk *w, ext2_ino_t ino)
+{
+	uint64_t off = bm_ext_io_last_error(w->fs->io);
+	bm_ext_io_clear_error(w->fs->io);
+	if (off == BM_NO_OFFSET && !inode_offset(w, ino, &off))
+		off = BM_NO_OFFSET;
+	return off;
+}
+
+/* --- prefetch hints ------------------------------------------------ */
+
+/* Hints only (bm_volume_prefetch): they change no result, so the
+ * on-disk values they use need no validation beyond overflow. */
+#define EXT_PREFETCH_ITABLES (256ull << 20) /* up front, at most */
+#define EXT_PREFETCH_DIR (8ull << 20)      /* per directory extent */
+
+static void prefetch_blocks(struct ext_walk *w, uint64_t blk, uint64_t n)
+{
+	uint64_t off, len;
+	if (n > EXT_PREFETCH_DIR / w->bs)
+		n = EXT_PREFETCH_DIR / w->bs;
+	if (bm_mul(blk, w->bs, &off) && bm_mul(n, w->bs, &len))
+		bm_volume_prefetch(w->v, off, len);
+}
+
+/* One run of inode table blocks: read in chunks by the I/O manager,
+ * and hinted while the up-front budget lasts. */
+static void itable_run(struct ext_walk *w, uint64_t blk, uint64_t n,
+		       uint64_t *hinted)
+{
+	bm_ext_io_add_seq(w->fs->io, blk, n);
+	if (*hinted + n > EXT_PREFETCH_ITABLES / w->bs)
+		return;
+	*hinted += n;
+	uint64_t off, len;
+	if (bm_mul(blk, w->bs, &off) && bm_mul(n, w->bs, &len))
+		bm_volume_prefetch(w->v, off, len);
+}
+
+/* The walk reads inodes in directory order, a block at a time, all over
+ * the inode tables; have their used parts (the groups' itable_unused
+ * tells where they end) fetched first in large sequential reads.
+ * Adjacent tables (flex_bg packs them) make one run. */
+static void prefetch_inode_tables(struct ext_walk *w)
+{
+	ext2_filsys fs = w->fs;
+	uint64_t ipg = fs->super->s_inodes_per_group;
+	uint64_t isz = EXT2_INODE_SIZE(fs->super), total = 0;
+	uint64_t run_blk = 0, run_n = 0;
+	bool csum = ext2fs_has_group_desc_csum(fs);
+	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
+		uint64_t used = ipg, blk = ext2fs_inode_table_loc(fs, g);
+		if (csum && ext2fs_bg_flags_test(fs, g, EXT2_BG_INODE_UNINIT))
+			used = 0;
+		else if (csum && ext2fs_bg_itable_unused(fs, g) <= ipg)
+			used = ipg - ext2fs_bg_itable_unused(fs, g);
+		/* bytes rounded up to blocks; ipg * isz fits (32 x 16 bits) */
+		uint64_t n = (used * isz + w->bs - 1) / w->bs;
+		if (!blk || !n || blk >= w->nblocks || n > w->nblocks - blk)
+			continue;
+		if (run_n && run_blk + run_n == blk) {
+			run_n += n;
+			continue;
+		}
+		if (run_n)
+			itable_run(w, run_blk, run_n, &total);
+		run_blk = blk;
+		run_n = n;
+	}
+	if (run_n)
+		itable_run(w, run_blk, run_n, &total);
+}
+
+/* A directory about to be walked: hint its blocks (or its extent leaf)
+ * as far as the inode's i_block names them. */
+static void prefetch_dir(struct ext_walk *w, const struct ext2_inode *in)
+{
+	const uint8_t *ib = (const uint8_t *)in->i_block;
+	if (in->i_flags & EXT4_INLINE_DATA_FL)
+		return;
+	if (!(in->i_flags & EXT4_EXTENTS_FL)) {
+		/* Block map: the direct blocks and the indirect block. */
+		for (unsigned i = 0; i <= EXT2_IND_BLOCK; i++)
+			if (bm_le32(ib + 4 * i))
+				prefetch_blocks(w, bm_le32(ib + 4 * i), 1);
+		return;
+	}
+	/* Extent header: magic, entries, max, depth; 12-byte entries. */
+	unsigned n = bm_le16(ib + 2), depth = bm_le16(ib + 6);
+	if (bm_le16(ib) != EXT3_EXT_MAGIC || n > 4)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *e = ib + 12 + 12 * i;
+		if (depth) /* index: the child node */
+			prefetch_blocks(w, bm_le32(e + 4) |
+					   (uint64_t)bm_le16(e + 8) << 32, 1);
+		else /* leaf: length (uninitialised above 32768), start */
+			prefetch_blocks(w, bm_le32(e + 8) |
+					   (uint64_t)bm_le16(e + 6) << 32,
+					bm_le16(e + 4) > 32768
+						? bm_le16(e + 4) - 32768u
+						: bm_le16(e + 4));
+	}
+}
+
 /* --- per-inode block walks --------------------------------------- */
 
 struct blk_arg {
@@ -135,8 +242,8 @@ static void map_extents(struct ext_walk *w, ext2_ino_t ino,
 	ext2_extent_handle_t h;
 	errcode_t err = ext2fs_extent_open2(w->fs, ino, inode, &h);
 	if (err) {
-		ext_warn(w, BM_NO_OFFSET, "inode %u: extent tree: %s", ino,
-			 error_message(err));
+		ext_warn(w, ino_where(w, ino), "inode %u: extent tree: %s",
+			 ino, error_message(err));
 		return;
 	}
 	struct ext2fs_extent e;
@@ -149,8 +256,9 @@ static void map_extents(struct ext_walk *w, ext2_ino_t ino,
 		if (err == EXT2_ET_EXTENT_NO_NEXT)
 			break;
 		if (err) {
-			ext_warn(w, BM_NO_OFFSET, "inode %u: extent tree: %s",
-				 ino, error_message(err));
+			ext_warn(w, ino_where(w, ino),
+				 "inode %u: extent tree: %s", ino,
+				 error_message(err));
 			break;
 		}
 		if (!(e.e_flags & EXT2_EXTENT_FLAGS_LEAF)) {
@@ -269,7 +377,11 @@ static void walk_tree(struct ext_walk *w)
 				 "directory %s (inode %u): inode checksum "
 				 "mismatch; mapped anyway",
 				 d.path, d.ino);
-		map_inode(w, d.ino, &inode, bm_object(ctx, 'd', w->v->dev, d.path));
+		/* Each path has its own object, mapped once and at once:
+		 * done with it (streaming frees it). */
+		bm_obj dobj = bm_object(ctx, 'd', w->v->dev, d.path);
+		map_inode(w, d.ino, &inode, dobj);
+		bm_object_release(ctx, dobj);
 
 		struct dirent_list l = { 0 };
 		err = ext2fs_dir_iterate2(fs, d.ino,
@@ -322,7 +434,7 @@ static void walk_tree(struct ext_walk *w)
 					 path, c->ino);
 			if (LINUX_S_ISDIR(ci.i_mode)) {
 				if (!bm_u64set_add(&w->dirs_seen, c->ino)) {
-					ext_warn(w, BM_NO_OFFSET,
+					ext_warn(w, ino_where(w, c->ino),
 						 "%s: directory inode %u "
 						 "already seen (a loop or a "
 						 "hard-linked directory): not "
@@ -337,11 +449,15 @@ static void walk_tree(struct ext_walk *w)
 								sizeof *stack);
 				}
 				stack[sp++] = (struct dir_todo){ c->ino, path };
+				prefetch_dir(w, &ci);
 				continue;
 			}
-			if (LINUX_S_ISREG(ci.i_mode) || LINUX_S_ISLNK(ci.i_mode))
-				map_inode(w, c->ino, &ci,
-					  bm_object(ctx, 'f', w->v->dev, path));
+			if (LINUX_S_ISREG(ci.i_mode) || LINUX_S_ISLNK(ci.i_mode)) {
+				/* A hard link's other names are other objects. */
+				bm_obj fobj = bm_object(ctx, 'f', w->v->dev, path);
+				map_inode(w, c->ino, &ci, fobj);
+				bm_object_release(ctx, fobj);
+			}
 			/* devices, fifos, sockets own no blocks */
 			free(path);
 		}
@@ -575,6 +691,7 @@ static int ext_walk(struct bm_volume *v, void *state)
 			   "%s journal needs recovery (not replayed): files "
 			   "changed by the journal are mapped as before it",
 			   v->type);
+	prefetch_inode_tables(&w);
 	map_metadata(&w);
 	walk_tree(&w);
 	if (w.suppressed)

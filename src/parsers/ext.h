@@ -16,5 +16,8 @@ char *bm_ext_io_name(struct bm_volume *v);
  * so messages can name where a libext2fs error came from. */
 uint64_t bm_ext_io_last_error(io_channel io);
 void bm_ext_io_clear_error(io_channel io);
+/* Blocks [BLK, BLK+N) (at the current block size) will be read in full,
+ * a block at a time in any order: read them in large chunks. */
+void bm_ext_io_add_seq(io_channel io, uint64_t blk, uint64_t n);
 
 #endif

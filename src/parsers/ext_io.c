@@ -6,6 +6,9 @@
  * the pointer is the volume (state lives in the handle, not in statics).
  * A small direct-mapped block cache absorbs libext2fs' habit of reading
  * the same block (inode table, directory, extent node) several times.
+ * Ranges the walker marks as read in full (the used parts of the inode
+ * tables, which libext2fs reads a block at a time in directory order)
+ * are read in large aligned chunks into a second bounded cache.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -20,6 +23,8 @@
 #include "ext.h"
 
 #define CACHE_SLOTS 256
+#define CHUNK_BYTES (64u << 10)
+#define CHUNK_SLOTS 256 /* 16 MiB */
 
 struct ext_chan {
 	struct bm_volume *v;
@@ -27,6 +32,17 @@ struct ext_chan {
 	uint8_t *data;  /* CACHE_SLOTS * block_size */
 	int cache_bs;
 	uint64_t last_error; /* volume offset of the last failed read */
+	/* Ranges read in chunks (block numbers at cache_bs), sorted by
+	 * start when SEQ_SORTED. */
+	struct seq {
+		uint64_t blk, n;
+	} *seq;
+	size_t nseq, capseq;
+	bool seq_sorted;
+	/* Chunk cache: slot i holds blocks [clo[i], chi[i]) (chi 0: empty)
+	 * in cdata + i * CHUNK_BYTES; allocated on first use. */
+	uint64_t clo[CHUNK_SLOTS], chi[CHUNK_SLOTS];
+	uint8_t *cdata;
 };
 
 uint64_t bm_ext_io_last_error(io_channel io)
@@ -48,6 +64,91 @@ static void cache_reset(struct ext_chan *c, int bs)
 	c->tag = bm_calloc(CACHE_SLOTS, sizeof *c->tag);
 	c->data = bm_malloc((size_t)CACHE_SLOTS * (size_t)bs);
 	c->cache_bs = bs;
+	/* Block numbers change meaning with the block size. */
+	c->nseq = 0;
+	memset(c->chi, 0, sizeof c->chi);
+}
+
+void bm_ext_io_add_seq(io_channel io, uint64_t blk, uint64_t n)
+{
+	struct ext_chan *c = io->private_data;
+	if (io->block_size != c->cache_bs || n == 0)
+		return;
+	if (c->nseq == c->capseq) {
+		c->capseq = c->capseq ? 2 * c->capseq : 64;
+		c->seq = bm_reallocarray(c->seq, c->capseq, sizeof *c->seq);
+	}
+	c->seq[c->nseq++] = (struct seq){ blk, n };
+	c->seq_sorted = false;
+}
+
+static int seq_cmp(const void *a, const void *b)
+{
+	const struct seq *x = a, *y = b;
+	return x->blk < y->blk ? -1 : x->blk > y->blk;
+}
+
+/* The marked range holding BLOCK (the last one starting at or before
+ * it), or NULL. */
+static const struct seq *seq_find(struct ext_chan *c, uint64_t block)
+{
+	if (!c->seq_sorted) {
+		bm_qsort(c->seq, c->nseq, sizeof *c->seq, seq_cmp);
+		c->seq_sorted = true;
+	}
+	size_t lo = 0, hi = c->nseq;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->seq[mid].blk <= block)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || block - c->seq[lo - 1].blk >= c->seq[lo - 1].n)
+		return NULL;
+	return &c->seq[lo - 1];
+}
+
+/* Copy single block BLOCK from the chunk cache, reading its chunk (an
+ * aligned CHUNK_BYTES window clipped to the marked range and to the
+ * volume) on a miss.  Returns false to fall back to reading the block
+ * alone: not marked, or the chunk did not read (the single read then
+ * reports exactly which block failed). */
+static bool chunk_read(struct ext_chan *c, uint64_t block, void *data)
+{
+	uint64_t bs = (uint64_t)c->cache_bs, per = CHUNK_BYTES / bs;
+	if (per < 2 || !c->nseq)
+		return false;
+	size_t slot = (size_t)(block / per % CHUNK_SLOTS);
+	if (block < c->clo[slot] || block >= c->chi[slot]) {
+		const struct seq *r = seq_find(c, block);
+		if (!r)
+			return false;
+		uint64_t lo = block / per * per, hi = lo + per;
+		uint64_t rend = r->blk + r->n < r->blk ? UINT64_MAX
+						       : r->blk + r->n;
+		uint64_t vend = c->v->size / bs;
+		if (lo < r->blk)
+			lo = r->blk;
+		if (hi > rend)
+			hi = rend;
+		if (hi > vend)
+			hi = vend;
+		if (block < lo || block >= hi)
+			return false;
+		if (!c->cdata)
+			c->cdata = bm_malloc((size_t)CHUNK_SLOTS * CHUNK_BYTES);
+		c->chi[slot] = 0;
+		if (bm_read(c->v, c->cdata + slot * (size_t)CHUNK_BYTES,
+			    (size_t)((hi - lo) * bs), lo * bs) < 0)
+			return false;
+		c->clo[slot] = lo;
+		c->chi[slot] = hi;
+	}
+	memcpy(data, c->cdata + slot * (size_t)CHUNK_BYTES +
+			     (size_t)((block - c->clo[slot]) * bs),
+	       (size_t)bs);
+	return true;
 }
 
 static errcode_t ext_io_open(const char *name, int flags, io_channel *chan)
@@ -90,6 +191,8 @@ static errcode_t ext_io_close(io_channel io)
 	struct ext_chan *c = io->private_data;
 	free(c->tag);
 	free(c->data);
+	free(c->seq);
+	free(c->cdata);
 	free(c);
 	ext2fs_free_mem(&io->name);
 	ext2fs_free_mem(&io);
@@ -129,6 +232,8 @@ static errcode_t ext_io_read_blk64(io_channel io, unsigned long long block,
 		memcpy(data, c->data + slot * (size_t)c->cache_bs, len);
 		return 0;
 	}
+	if (single && chunk_read(c, block, data))
+		return 0;
 	if (bm_read(c->v, data, len, off) < 0) {
 		memset(data, 0, len);
 		c->last_error = off;

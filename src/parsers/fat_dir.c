@@ -190,8 +190,10 @@ static void do_file(struct walk *w, const uint8_t *e, const char *path)
 			"clusters", path, size, (unsigned long long)runs.clusters);
 	/* The whole chain belongs to the file, even clusters past its size
 	 * (fsck would free them; nothing else owns them). */
-	bm_fatfs_emit(fs, &runs, bm_object(fs->ctx, 'f', fs->dev, path), 0,
-		      runs.clusters, 0);
+	/* FAT has no hard links: one entry, one object, mapped at once. */
+	bm_obj obj = bm_object(fs->ctx, 'f', fs->dev, path);
+	bm_fatfs_emit(fs, &runs, obj, 0, runs.clusters, 0);
+	bm_object_release(fs->ctx, obj);
 	bm_fat_runs_free(&runs);
 }
 
@@ -281,8 +283,9 @@ static void walk_dir(struct walk *w, uint32_t cluster, const char *path)
 	size_t len;
 
 	bm_fatfs_chain(fs, cluster, 0, path, &runs);
-	bm_fatfs_emit(fs, &runs, bm_object(fs->ctx, 'd', fs->dev, path), 0,
-		      runs.clusters, 0);
+	bm_obj obj = bm_object(fs->ctx, 'd', fs->dev, path);
+	bm_fatfs_emit(fs, &runs, obj, 0, runs.clusters, 0);
+	bm_object_release(fs->ctx, obj);
 	if (runs.clusters * fs->cluster_size > FAT_DIR_MAX_BYTES)
 		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
 			"%s: directory is larger than 65536 entries; entries "

@@ -245,10 +245,15 @@ int bm_ntfs_map_inode(struct bm_ntfs_walk *w, uint64_t mref, const char *path,
 		bm_warn(ctx, dev, BM_NO_OFFSET, "ntfs %s: %s: not mapped",
 			path, strerror(errno));
 		ntfs_inode_close(ni);
+		bm_object_release(ctx, main);
 		return -1;
 	}
 	struct rclaim *cl = NULL;
 	size_t ncl = 0, capcl = 0;
+	/* The stream objects made here ("/path:ads", a directory's data),
+	 * released with MAIN at the end. */
+	bm_obj *made = NULL;
+	size_t nmade = 0, capmade = 0;
 	unsigned nattrs = 0;
 	int r;
 	bool saw_attrlist = false;
@@ -292,6 +297,14 @@ int bm_ntfs_map_inode(struct bm_ntfs_walk *w, uint64_t mref, const char *path,
 				if (dir)
 					obj = bm_object(ctx, 'f', dev, path);
 				prio = 3;
+			}
+			if (obj != main) {
+				if (nmade == capmade) {
+					capmade = capmade ? 2 * capmade : 4;
+					made = bm_reallocarray(made, capmade,
+							       sizeof *made);
+				}
+				made[nmade++] = obj;
 			}
 		} else if (dir && (type == le32_to_cpu(AT_INDEX_ROOT) ||
 				   type == le32_to_cpu(AT_INDEX_ALLOCATION) ||
@@ -358,6 +371,13 @@ int bm_ntfs_map_inode(struct bm_ntfs_walk *w, uint64_t mref, const char *path,
 	}
 	free(cl);
 	ntfs_inode_close(ni);
+	/* Everything of this inode under this name is emitted: a hard
+	 * link's other names are other objects, mapped by their own call.
+	 * (Releasing an object twice is harmless: the second id is stale.) */
+	bm_object_release(ctx, main);
+	for (size_t i = 0; i < nmade; i++)
+		bm_object_release(ctx, made[i]);
+	free(made);
 	return 0;
 }
 

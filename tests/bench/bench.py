@@ -191,15 +191,29 @@ def main():
         # gpt-lvm holds the tree twice: each LV must map its own copy
         devs = (['/dev/bvg/root', '/dev/bvg/data'] if fs == 'gpt-lvm'
                 else [None])
-        for dev in devs:
-            scan = subprocess.run(
-                [sys.executable,
-                 os.path.join(SRC, 'tests', 'oracle', 'tagscan.py'),
-                 '--inline-max', inline, '--manifest', man, '--map', mapf]
-                + (['--device', dev] if dev else []) + [img],
-                capture_output=True, text=True)
-            if scan.returncode:
-                break
+        scanimg = img
+        if fs == 'btrfs':
+            # mkfs.btrfs --rootdir leaves stale copies of inline data in
+            # the free space of leaves, which the scanner counts as
+            # misses: zero it as tests/test-btrfs.sh does, in a copy
+            # (zeroing breaks the leaves' checksums)
+            scanimg = img + '.scrubbed'
+            sh('cp', '--sparse=always', img, scanimg)
+            sh(sys.executable, os.path.join(SRC, 'tests', 'btrfs_extra.py'),
+               '--scrub-leaves', img, scanimg)
+        try:
+            for dev in devs:
+                scan = subprocess.run(
+                    [sys.executable,
+                     os.path.join(SRC, 'tests', 'oracle', 'tagscan.py'),
+                     '--inline-max', inline, '--manifest', man, '--map', mapf]
+                    + (['--device', dev] if dev else []) + [scanimg],
+                    capture_output=True, text=True)
+                if scan.returncode:
+                    break
+        finally:
+            if scanimg != img:
+                os.unlink(scanimg)
         row = dict(fs=fs, cold=cold[0], warm=warm[0], floor_cold=fcold[0],
                    floor_warm=fwarm[0], rss_mib=cold[1] / 1024,
                    reads=reads, mib_read=nbytes / (1 << 20),

@@ -21,13 +21,16 @@ lvsize() { # bytes rounded up to whole extents
 	echo $(((s + EXTENT - 1) / EXTENT * EXTENT))
 }
 rs=$(lvsize "$EXT4") ds=$(lvsize "$XFS")
+# guestfish -a needs no absolute path, but the appliance's messages are
+# clearer with one
+OUT=$(realpath -m "$OUT")
 rm -f "$OUT.tmp"
 truncate -s $((rs + ds + 64 * MiB)) "$OUT.tmp"
 log=$(guestfish --rw -a "$OUT.tmp" <<EOF
 run
 part-init /dev/sda gpt
 part-add /dev/sda p 2048 -2048
-debug sh "pvcreate -y /dev/sda1 >/dev/null && vgcreate -s 4m bvg /dev/sda1 >/dev/null && lvcreate -y -Wn -n root -L ${rs}b bvg >/dev/null && lvcreate -y -Wn -n data -L ${ds}b bvg >/dev/null && echo pe_start \$(pvs --noheadings --units b --nosuffix -o pe_start /dev/sda1) && lvs --noheadings -o lv_name,seg_pe_ranges bvg && vgchange -an bvg >/dev/null"
+debug sh "udevadm settle; pvcreate -y /dev/sda1 >/dev/null && vgcreate -s 4m bvg /dev/sda1 >/dev/null && lvcreate -y -Wn -n root -L ${rs}b bvg >/dev/null && lvcreate -y -Wn -n data -L ${ds}b bvg >/dev/null && echo pe_start \$(pvs --noheadings --units b --nosuffix -o pe_start /dev/sda1) && lvs --noheadings -o lv_name,seg_pe_ranges bvg && vgchange -an bvg >/dev/null"
 EOF
 )
 echo "$log"

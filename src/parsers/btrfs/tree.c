@@ -112,6 +112,11 @@ static int read_block(struct bm_btrfs_fs *fs, uint64_t bytenr, unsigned level,
 	return -1;
 }
 
+struct pf {
+	struct bm_volume *vol;
+	uint64_t phys, len;
+};
+
 struct walk {
 	struct bm_btrfs_fs *fs;
 	bm_btrfs_item_cb cb;
@@ -119,7 +124,68 @@ struct walk {
 	bm_obj obj;
 	struct bm_u64set visited;
 	uint8_t *bufs[BTRFS_MAX_LEVEL];
+	struct pf *pf; /* prefetch ranges, one per child pointer */
+	size_t pfcap;
 };
+
+static int pf_cmp(const void *a, const void *b)
+{
+	const struct pf *x = a, *y = b;
+	if (x->vol != y->vol)
+		return (uintptr_t)x->vol < (uintptr_t)y->vol ? -1 : 1;
+	return x->phys < y->phys ? -1 : x->phys > y->phys;
+}
+
+/* Gaps up to this size between children are fetched with them: one
+ * larger read beats two small ones. */
+#define PF_GAP (64u << 10)
+
+/* The children of node BUF are read next, one block at a time in key
+ * order, which is not disk order: hint their first copies to the kernel
+ * at once, sorted and joined, so it fetches them in few large reads
+ * while the walk goes on.  A hint only: a bad pointer is reported when
+ * it is read. */
+static void prefetch_children(struct walk *w, const uint8_t *buf,
+			      uint32_t nritems)
+{
+	struct bm_btrfs_fs *fs = w->fs;
+	uint32_t ns = fs->sb.nodesize;
+	size_t n = 0;
+
+	if (w->pfcap < nritems) {
+		w->pfcap = nritems;
+		w->pf = bm_reallocarray(w->pf, w->pfcap, sizeof *w->pf);
+	}
+	for (uint32_t i = 0; i < nritems; i++) {
+		const uint8_t *kp = buf + HDR_SIZE + (size_t)i * KEYPTR_SIZE;
+		uint64_t bytenr = bm_le64(kp + KEY_SIZE), piece;
+		struct bm_btrfs_loc locs[BTRFS_MAX_LOCS];
+
+		/* Already read in this tree (or shared and verified): the
+		 * walk will not read it from disk again. */
+		if (bm_u64set_has(&w->visited, bytenr) ||
+		    bm_u64set_has(&fs->verified0, bytenr))
+			continue;
+		if (bm_btrfs_resolve(fs, bytenr, ns, locs, &piece) == 0 ||
+		    !locs[0].vol || (locs[0].flags & BM_RANGE_PARITY))
+			continue;
+		w->pf[n++] = (struct pf){ locs[0].vol, locs[0].phys, piece };
+	}
+	bm_qsort(w->pf, n, sizeof *w->pf, pf_cmp);
+	for (size_t i = 0; i < n;) {
+		struct pf r = w->pf[i++];
+		/* Each pass takes at least one entry: ends. */
+		while (i < n && w->pf[i].vol == r.vol &&
+		       w->pf[i].phys >= r.phys &&
+		       w->pf[i].phys - (r.phys + r.len) <= PF_GAP) {
+			uint64_t end = w->pf[i].phys + w->pf[i].len;
+			if (end > r.phys + r.len)
+				r.len = end - r.phys;
+			i++;
+		}
+		bm_volume_prefetch(r.vol, r.phys, r.len);
+	}
+}
 
 /* Recursion depth is bounded by BTRFS_MAX_LEVEL: levels strictly
  * decrease.  The visited set bounds the work on hostile trees that
@@ -173,6 +239,7 @@ static int walk_block(struct walk *w, uint64_t bytenr, unsigned level)
 		}
 		return rc;
 	}
+	prefetch_children(w, buf, nritems);
 	for (uint32_t i = 0; i < nritems; i++) {
 		const uint8_t *kp = buf + HDR_SIZE + (size_t)i * KEYPTR_SIZE;
 		int r = walk_block(w, bm_le64(kp + KEY_SIZE), level - 1);
@@ -205,6 +272,7 @@ int bm_btrfs_walk_tree(struct bm_btrfs_fs *fs, uint64_t root, unsigned level,
 	rc = walk_block(&w, root, level);
 	for (unsigned i = 0; i < BTRFS_MAX_LEVEL; i++)
 		free(w.bufs[i]);
+	free(w.pf);
 	bm_u64set_free(&w.visited);
 	return rc < 0 ? -1 : 0;
 }
