@@ -153,6 +153,9 @@ def prefixes(src, dst, pre):
     man = tagtree.load_manifest(src)
     for e in man["files"]:
         e["paths"] = [p.rstrip("/") + q for p in pre for q in e["paths"]]
+        if "links" in e:  # each prefix's copy has its own hard links
+            e["links"] = [[p.rstrip("/") + q for q in g]
+                          for p in pre for g in e["links"]]
         e["path"] = e["paths"][0]
     with open(dst, "w", encoding="utf-8") as f:
         json.dump(man, f, indent=1, ensure_ascii=False)

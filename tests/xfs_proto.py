@@ -57,6 +57,8 @@ def main():
     files = []
     for e in m["files"]:
         e["paths"] = [p for p in e["paths"] if p in kept]
+        # hard links became separate copies: each is one of the paths
+        e.pop("links", None)
         if e["paths"]:
             e["path"] = e["paths"][0]
             files.append(e)

@@ -111,6 +111,7 @@ def check(args):
         sectors = dict(tagtree.tagged_sectors(e))
         files[e["id"]] = {
             "entry": e, "paths": set(paths), "sectors": sectors,
+            "links": [set(root + p for p in g) for g in e.get("links", ())],
             "small": e["size"] < args.inline_max,
             "filler": tagtree.Content(seed, e["id"]).filler,
         }
@@ -164,18 +165,24 @@ def check(args):
         f = files[fid]
         verdict = []
         for p in (off, off + n - 1):
-            right = wrong = other_dev = False
+            wrong = other_dev = False
+            named = set()
             for oi in cover.get((disk, p), ()):
                 o = bmap.objects[oi]
                 if o.path in f["paths"]:
                     if args.device is None or o.dev == args.device:
-                        right = True
+                        named.add(o.path)
                     else:
                         other_dev = True
                 else:
                     wrong = True
             if wrong:
                 return "mis"
+            # a hard-linked file's bytes belong to each of its names
+            # (manifest "links": the name groups of one inode; other
+            # paths, e.g. reflink copies or snapshots, are alternatives)
+            right = bool(named) and (not args.every_name or all(
+                g <= named for g in f["links"] if g & named))
             verdict.append("ok" if right else ("elsewhere" if other_dev else "missed"))
         if "missed" in verdict:
             return "missed"
@@ -319,6 +326,9 @@ def main(argv=None):
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--map", required=True)
     ap.add_argument("--device", help="only `f` objects of this device count as right")
+    ap.add_argument("--any-name", dest="every_name", action="store_false",
+                    help="a hard-linked file's bytes may be mapped under one of its "
+                    "names (default: under every name)")
     ap.add_argument("--root", help="the tree was copied under this directory")
     ap.add_argument("--disk", type=int, default=1, help="disk number of the first IMAGE")
     ap.add_argument("--inline-max", type=int, default=60,

@@ -132,6 +132,8 @@ class Plan:
     def hardlink(self, entry, path):
         self.mkdir(os.path.dirname(path))
         entry["paths"].append(path)
+        # the names of one inode: its bytes belong to each of them
+        entry["links"] = [list(entry["paths"])]
 
     def symlink(self, path, target):
         self.mkdir(os.path.dirname(path))

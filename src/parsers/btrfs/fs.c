@@ -15,7 +15,7 @@
  * appears as a directory where its DIR_INDEX entry links it (its
  * ROOT_BACKREF confirms the parent: a snapshot's copies of links to
  * nested subvolumes are empty placeholders).  A file with several hard
- * links is mapped under the first path found.  Shared extents (reflinks,
+ * links is mapped under every name.  Shared extents (reflinks,
  * snapshots) are emitted by every owner.  Each subvolume is scanned into
  * per-inode lists first (items come in inode order), then named by a
  * walk from its root directory, then emitted; inodes no directory
@@ -445,6 +445,10 @@ static void emit_inode(struct bm_btrfs_fs *fs, struct scan *s,
 				"address are (partly) outside every chunk or "
 				"device: not mapped", path,
 				(unsigned long long)s->rg[i].len);
+	/* Each (inode, path) pair is emitted once with all the inode's
+	 * ranges; a hard link's other names and a shared extent's other
+	 * owners have objects of their own: done with O. */
+	bm_object_release(fs->ctx, o);
 }
 
 /* Give every inode reachable from the subvolume's root directory its
@@ -468,13 +472,17 @@ static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 	st = bm_malloc(sizeof *st);
 	capst = 1;
 	st[nst++] = (struct stack_ent){ root, bm_strdup(prefix) };
-	/* Terminates: an inode is expanded at most once (done flag), and
-	 * each expansion pushes at most its own dirents. */
+	/* Terminates: a directory is expanded at most once (done flag),
+	 * each expansion pushes at most its own dirents, and other inodes
+	 * push nothing. */
 	while (nst > 0) {
 		struct stack_ent e = st[--nst];
 		struct inode_rec *ir = e.ir;
 
-		if (ir->done) {
+		/* A directory reached again (a damaged tree: directories
+		 * have one name) is not walked twice; a file reached again
+		 * is a hard link, mapped under this name too. */
+		if (ir->done && S_ISDIR(ir->mode)) {
 			free(e.path);
 			continue;
 		}
@@ -510,7 +518,7 @@ static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 			if (d->child_type != BTRFS_INODE_ITEM_KEY)
 				continue;
 			c = find_inode(s, d->child);
-			if (!c || c->done)
+			if (!c || (c->done && S_ISDIR(c->mode)))
 				continue;
 			p = bm_path_join(e.path, name, d->name_len);
 			if (nst == capst) {

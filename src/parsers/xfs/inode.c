@@ -174,6 +174,8 @@ static void map_file(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 	}
 	/* Device nodes, fifos and sockets have no data blocks. */
 	bm_xfs_map_attr(fs, ip, obj);
+	/* Each (inode, path) pair is mapped once: done with OBJ. */
+	bm_object_release(fs->ctx, obj);
 }
 
 static int on_entry(struct bm_xfs *fs, const char *name, size_t namelen,
@@ -185,9 +187,6 @@ static int on_entry(struct bm_xfs *fs, const char *name, size_t namelen,
 
 	if ((namelen == 1 && name[0] == '.') ||
 	    (namelen == 2 && name[0] == '.' && name[1] == '.'))
-		return 0;
-	/* A hard link's second name, or a directory cycle. */
-	if (!bm_u64set_add(&fs->inodes, ino))
 		return 0;
 	path = bm_path_join(w->dirpath, name, namelen);
 	if (memchr(name, '/', namelen) || memchr(name, '\0', namelen))
@@ -201,6 +200,14 @@ static int on_entry(struct bm_xfs *fs, const char *name, size_t namelen,
 	}
 	ip.path = path;
 	if ((ip.mode & XFS_S_IFMT) == XFS_S_IFDIR) {
+		/* Directories have one name: a second one is a cycle (or
+		 * damage), not walked again.  Files are mapped under every
+		 * name (hard links), each an object of its own. */
+		if (!bm_u64set_add(&fs->inodes, ino)) {
+			free(path);
+			bm_xfs_inode_free(&ip);
+			return 0;
+		}
 		if (w->n == w->cap) {
 			w->cap = w->cap ? 2 * w->cap : 64;
 			w->q = bm_reallocarray(w->q, w->cap, sizeof(*w->q));
@@ -252,6 +259,7 @@ int bm_xfs_walk_tree(struct bm_xfs *fs)
 						w.dirpath);
 				bm_xfs_dir_walk(fs, &ip, obj, on_entry, &w);
 				bm_xfs_map_attr(fs, &ip, obj);
+				bm_object_release(fs->ctx, obj);
 			}
 			bm_xfs_inode_free(&ip);
 		}

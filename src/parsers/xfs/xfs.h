@@ -97,7 +97,7 @@ struct bm_xfs {
 
 	struct bm_xfs_cache *cache;
 	struct bm_u64set meta;   /* fs blocks claimed by metadata btrees */
-	struct bm_u64set inodes; /* inodes reached by the tree walk */
+	struct bm_u64set inodes; /* directories reached by the tree walk */
 	unsigned crc_errors;     /* to cap the number of CRC warnings */
 	bool rt_warned;
 };
