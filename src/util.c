@@ -479,3 +479,19 @@ void bm_u64set_free(struct bm_u64set *s)
 	free(s->keys);
 	memset(s, 0, sizeof *s);
 }
+
+unsigned bm_cache_slots(unsigned max_slots, size_t slot_bytes)
+{
+	const char *env = getenv("BMAPGEN_CACHE_MIB");
+	uint64_t mib, limit = max_slots, bytes;
+	unsigned slots = 1;
+
+	if (env && bm_parse_u64(&env, 10, &mib) && *env == '\0' &&
+	    slot_bytes && bm_mul(mib, UINT64_C(1) << 20, &bytes) &&
+	    bytes / slot_bytes < limit)
+		limit = bytes / slot_bytes;
+	/* Terminates: SLOTS doubles up to LIMIT <= MAX_SLOTS. */
+	while ((uint64_t)slots * 2 <= limit)
+		slots *= 2;
+	return slots;
+}

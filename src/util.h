@@ -150,4 +150,10 @@ bool bm_u64set_add(struct bm_u64set *s, uint64_t k);
 bool bm_u64set_has(const struct bm_u64set *s, uint64_t k);
 void bm_u64set_free(struct bm_u64set *s);
 
+/* Slots for a walker's read cache of MAX_SLOTS slots of SLOT_BYTES: a
+ * power of two, at least 1, at most MAX_SLOTS, and no more than the
+ * environment's BMAPGEN_CACHE_MIB (MiB per cache) allows, so memory-tight
+ * runs (and tests measuring per-file memory) can shrink the fixed caches. */
+unsigned bm_cache_slots(unsigned max_slots, size_t slot_bytes);
+
 #endif

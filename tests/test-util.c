@@ -39,6 +39,44 @@ int main(void)
 		      "crc table entry %u", i);
 	}
 
+	/* CRC32C of longer, unaligned buffers against the bit-by-bit CRC:
+	 * covers the 8-bytes-at-a-time path (SSE4.2 where the CPU has it)
+	 * and its tail. */
+	{
+		uint8_t buf[300];
+		uint32_t x = 12345;
+		for (size_t i = 0; i < sizeof buf; i++) {
+			x = x * 1103515245u + 12345u;
+			buf[i] = (uint8_t)(x >> 16);
+		}
+		for (size_t start = 0; start < 9; start++)
+			for (size_t len = 0; len + start <= sizeof buf; len += 37) {
+				uint32_t c = ~0u;
+				for (size_t i = 0; i < len; i++) {
+					c ^= buf[start + i];
+					for (int bit = 0; bit < 8; bit++)
+						c = (c & 1) ? (c >> 1) ^ 0x82f63b78u
+							    : c >> 1;
+				}
+				CHECK(bm_crc32c(0, buf + start, len) == ~c,
+				      "crc32c of %zu bytes at %zu", len, start);
+			}
+	}
+
+	/* Read-cache sizes: the default, and BMAPGEN_CACHE_MIB's cap. */
+	unsetenv("BMAPGEN_CACHE_MIB");
+	CHECK(bm_cache_slots(256, 65536) == 256, "cache slots default");
+	setenv("BMAPGEN_CACHE_MIB", "1", 1);
+	CHECK(bm_cache_slots(256, 65536) == 16, "cache slots 1 MiB");
+	CHECK(bm_cache_slots(256, 4u << 20) == 1, "cache slots at least 1");
+	setenv("BMAPGEN_CACHE_MIB", "3", 1);
+	CHECK(bm_cache_slots(256, 65536) == 32, "cache slots power of two");
+	setenv("BMAPGEN_CACHE_MIB", "1x", 1);
+	CHECK(bm_cache_slots(256, 65536) == 256, "cache slots bad value");
+	setenv("BMAPGEN_CACHE_MIB", "99999999999999999999", 1);
+	CHECK(bm_cache_slots(256, 65536) == 256, "cache slots overflow");
+	unsetenv("BMAPGEN_CACHE_MIB");
+
 	uint8_t b[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 	CHECK(bm_le16(b) == 0x0201, "le16");
 	CHECK(bm_le32(b) == 0x04030201u, "le32");

@@ -43,6 +43,7 @@ struct ext_chan {
 	 * in cdata + i * CHUNK_BYTES; allocated on first use. */
 	uint64_t clo[CHUNK_SLOTS], chi[CHUNK_SLOTS];
 	uint8_t *cdata;
+	unsigned nchunks; /* slots in use: bm_cache_slots(CHUNK_SLOTS) */
 };
 
 uint64_t bm_ext_io_last_error(io_channel io)
@@ -119,7 +120,7 @@ static bool chunk_read(struct ext_chan *c, uint64_t block, void *data)
 	uint64_t bs = (uint64_t)c->cache_bs, per = CHUNK_BYTES / bs;
 	if (per < 2 || !c->nseq)
 		return false;
-	size_t slot = (size_t)(block / per % CHUNK_SLOTS);
+	size_t slot = (size_t)(block / per % c->nchunks);
 	if (block < c->clo[slot] || block >= c->chi[slot]) {
 		const struct seq *r = seq_find(c, block);
 		if (!r)
@@ -137,7 +138,7 @@ static bool chunk_read(struct ext_chan *c, uint64_t block, void *data)
 		if (block < lo || block >= hi)
 			return false;
 		if (!c->cdata)
-			c->cdata = bm_malloc((size_t)CHUNK_SLOTS * CHUNK_BYTES);
+			c->cdata = bm_malloc((size_t)c->nchunks * CHUNK_BYTES);
 		c->chi[slot] = 0;
 		if (bm_read(c->v, c->cdata + slot * (size_t)CHUNK_BYTES,
 			    (size_t)((hi - lo) * bs), lo * bs) < 0)
@@ -163,6 +164,7 @@ static errcode_t ext_io_open(const char *name, int flags, io_channel *chan)
 	if (err)
 		return err;
 	struct ext_chan *c = bm_calloc(1, sizeof *c);
+	c->nchunks = bm_cache_slots(CHUNK_SLOTS, CHUNK_BYTES);
 	c->v = ptr;
 	c->last_error = BM_NO_OFFSET;
 	cache_reset(c, 1024);

@@ -51,9 +51,9 @@ int bm_xfs_read(struct bm_xfs *fs, void *buf, size_t len, uint64_t off)
 	}
 	if (!fs->cache) {
 		/* No bigger than the volume (small images, fuzzing). */
-		unsigned slots = 1;
+		unsigned slots = 1, max = bm_cache_slots(CACHE_SLOTS, PAGE_BYTES);
 
-		while (slots < CACHE_SLOTS &&
+		while (slots < max &&
 		       ((uint64_t)slots << PAGE_SHIFT) < v->size)
 			slots *= 2;
 		fs->cache = bm_calloc(1, sizeof(*fs->cache));
