@@ -246,6 +246,13 @@ extern const struct bm_prober *const bm_probers[];
 /* Per-context storage for a prober (e.g. PVs waiting for their VG). */
 void **bm_ctx_slot(struct bm_ctx *ctx, const struct bm_prober *p);
 
+/* Count one more WHAT made by prober P in this context (its slot holds
+ * the count: P's slot_free must be free()).  False past MAX, after one
+ * warning naming DEV: tables nested inside their own partitions would
+ * otherwise multiply volumes at every level. */
+bool bm_ctx_budget(struct bm_ctx *ctx, const struct bm_prober *p,
+		   uint64_t max, const char *dev, const char *what);
+
 /* Identify and walk what is on V (first matching prober wins).  Nothing
  * recognised: libblkid is asked, and a known-but-unsupported format is
  * reported as not mapped.  Returns the matching prober or NULL. */

@@ -177,6 +177,22 @@ void **bm_ctx_slot(struct bm_ctx *ctx, const struct bm_prober *p)
 	abort(); /* a prober not in the registry: a programming error */
 }
 
+bool bm_ctx_budget(struct bm_ctx *ctx, const struct bm_prober *p,
+		   uint64_t max, const char *dev, const char *what)
+{
+	void **slot = bm_ctx_slot(ctx, p);
+	if (!*slot)
+		*slot = bm_calloc(1, sizeof(uint64_t));
+	uint64_t *made = *slot;
+	if (*made == max)
+		bm_warn(ctx, dev, BM_NO_OFFSET,
+			"more than %llu %s (nested partition tables?): the "
+			"rest not mapped", (unsigned long long)max, what);
+	if (*made > max)
+		return false;
+	return ++*made <= max;
+}
+
 unsigned bm_disk_count(const struct bm_ctx *ctx)
 {
 	return ctx->ndisks;

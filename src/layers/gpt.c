@@ -21,25 +21,6 @@
 
 extern const struct bm_prober bm_gpt_prober;
 
-/* Partitions made from GPTs so far in a context (its slot): GPTs inside
- * partitions whose entries all point at the same nested GPT would
- * otherwise multiply the volumes by the entry count at every level,
- * up to BM_MAX_DEPTH levels. */
-static bool partition_budget(struct bm_volume *v)
-{
-	void **slot = bm_ctx_slot(v->ctx, &bm_gpt_prober);
-	if (!*slot)
-		*slot = bm_calloc(1, sizeof(uint64_t));
-	uint64_t *made = *slot;
-	if (*made == GPT_MAX_PARTITIONS)
-		bm_warn(v->ctx, v->dev, BM_NO_OFFSET,
-			"more than %d GPT partitions (nested partition "
-			"tables?): the rest not mapped", GPT_MAX_PARTITIONS);
-	if (*made > GPT_MAX_PARTITIONS)
-		return false;
-	return ++*made <= GPT_MAX_PARTITIONS;
-}
-
 struct gpt_hdr {
 	uint64_t ss;        /* logical sector size */
 	uint64_t my_lba, alt_lba, first_usable, last_usable, entries_lba;
@@ -297,7 +278,11 @@ static int gpt_walk(struct bm_volume *v, void *state)
 				"GPT entry %u (%s) lies outside the usable "
 				"LBA range",
 				i + 1, name);
-		if (!partition_budget(v)) {
+		/* GPTs inside partitions whose entries all point at the
+		 * same nested GPT would multiply the volumes by the entry
+		 * count at every level, up to BM_MAX_DEPTH levels. */
+		if (!bm_ctx_budget(v->ctx, &bm_gpt_prober, GPT_MAX_PARTITIONS,
+				   v->dev, "GPT partitions")) {
 			free(name);
 			break;
 		}

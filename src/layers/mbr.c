@@ -92,31 +92,16 @@ struct mbr_walk {
 
 extern const struct bm_prober bm_mbr_prober;
 
-/* Partitions made from MBRs so far in a context (its slot): tables
- * inside partitions whose entries point back at themselves or at each
- * other would otherwise nest to BM_MAX_DEPTH with four or more
- * branches a level (4^16 volumes from a 1 KiB image). */
-static bool partition_budget(struct bm_volume *v)
-{
-	void **slot = bm_ctx_slot(v->ctx, &bm_mbr_prober);
-	if (!*slot)
-		*slot = bm_calloc(1, sizeof(uint64_t));
-	uint64_t *made = *slot;
-	if (*made == MBR_MAX_PARTITIONS)
-		bm_warn(v->ctx, v->dev, BM_NO_OFFSET,
-			"more than %d MBR partitions (nested partition "
-			"tables?): the rest not mapped", MBR_MAX_PARTITIONS);
-	if (*made > MBR_MAX_PARTITIONS)
-		return false;
-	return ++*made <= MBR_MAX_PARTITIONS;
-}
-
 /* Map a partition [start, start+count) sectors as N and probe it. */
 static void add_partition(struct mbr_walk *w, unsigned n, uint8_t type,
 			  uint64_t start, uint64_t count, bool probe)
 {
 	struct bm_volume *v = w->v;
-	if (!partition_budget(v))
+	/* Tables inside partitions whose entries point back at themselves
+	 * or at each other would nest to BM_MAX_DEPTH with four or more
+	 * branches a level (4^16 volumes from a 1 KiB image). */
+	if (!bm_ctx_budget(v->ctx, &bm_mbr_prober, MBR_MAX_PARTITIONS,
+			   v->dev, "MBR partitions"))
 		return;
 	char *name = bm_partition_name(v->dev, n);
 	uint64_t off, len;
