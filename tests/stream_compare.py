@@ -16,6 +16,8 @@ SPDX-License-Identifier: GPL-2.0-or-later
 import json
 import sys
 
+from ext_check import merge  # same directory
+
 
 def key(rec):
     """An object's identity: type, device and the exact name bytes."""
@@ -25,16 +27,6 @@ def key(rec):
         v = rec.get(field)
         return None if v is None else v.encode()
     return (rec['type'], name('dev'), name('path') or name('name'))
-
-
-def merge(ranges):
-    out = []
-    for s, e in sorted(ranges):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [tuple(r) for r in out]
 
 
 def load(path, stream):

@@ -82,6 +82,16 @@ static bool probe_worthy(const struct lvm_lv *lv)
 	       t != LVM_SEG_UNMAPPED;
 }
 
+/* PV extents each area of SEG spans (striped: the length split over the
+ * stripes; every other type: each area holds the whole length). */
+static uint64_t area_extents(const struct lvm_vg *vg, const struct lvm_seg *seg)
+{
+	uint64_t ext = seg->len / vg->extent_bytes;
+	if (seg->type == LVM_SEG_STRIPED && seg->nareas)
+		ext /= seg->nareas;
+	return ext;
+}
+
 /* A PV extent belongs to at most one segment area: lvm2 allocates each
  * once.  Areas that reuse extents another area already claims (crafted
  * or corrupt metadata) are reported and left unmapped, so no byte is
@@ -104,20 +114,21 @@ static int cmp_pe_use(const void *x, const void *y)
 static void check_overlaps(struct bm_ctx *ctx, struct lvm_vg *vg)
 {
 	struct pe_use *u = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < vg->nlvs; i++) {
 		struct lvm_lv *lv = &vg->lvs[i];
 		for (size_t j = 0; j < lv->nsegs; j++) {
 			struct lvm_seg *seg = &lv->segs[j];
-			uint64_t ext = seg->len / vg->extent_bytes;
-			if (seg->type == LVM_SEG_STRIPED)
-				ext /= seg->nareas;
+			uint64_t ext = area_extents(vg, seg);
 			for (unsigned k = 0; k < seg->nareas; k++) {
 				/* Within the PV (checked before): no
 				 * overflow. */
 				if (!seg->areas[k].pv || ext == 0)
 					continue;
-				u = bm_reallocarray(u, n + 1, sizeof *u);
+				if (n == cap) {
+					cap = cap ? 2 * cap : 64;
+					u = bm_reallocarray(u, cap, sizeof *u);
+				}
 				u[n++] = (struct pe_use){
 					&seg->areas[k], lv, seg->start,
 					seg->areas[k].start + ext };
@@ -193,9 +204,7 @@ static int build_vg(struct lvm_slot *s, struct lvm_pv *best)
 		struct lvm_lv *lv = &vg->lvs[i];
 		for (size_t j = 0; j < lv->nsegs; j++) {
 			struct lvm_seg *seg = &lv->segs[j];
-			uint64_t ext = seg->len / vg->extent_bytes;
-			if (seg->type == LVM_SEG_STRIPED)
-				ext /= seg->nareas;
+			uint64_t ext = area_extents(vg, seg);
 			for (unsigned k = 0; k < seg->nareas; k++) {
 				struct lvm_area *a = &seg->areas[k];
 				uint64_t end;
