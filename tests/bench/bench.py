@@ -10,6 +10,10 @@ mk-gpt-lvm.sh) -- then times, in the same run:
   - the filesystem's own metadata dumper, which reads every metadata
     block once (e2image -Q, xfs_metadump, btrfs-image, ntfsclone
     --metadata): the practical floor;
+  - per-file extraction with the filesystem's own debugger, what a user
+    would otherwise script (debugfs "blocks PATH" for ext4, xfs_db
+    "path PATH" + "bmap" for XFS), on an evenly spread sample of files
+    (--alt-files), scaled to the whole tree;
   - the record-via-NBD method (tests/oracle/nbdrecord.py) on the small
     oracle image, scaled per file;
 and prints ratios, peak RSS, bytes read (bmapgen -v) and, with
@@ -152,6 +156,21 @@ def floor_cmd(fs, img, out):
     }[fs]
 
 
+def alt_cmd(fs, img, paths, tmp):
+    """One debugger run extracting the block map of every file in PATHS
+    (None when FS has no such tool)."""
+    if fs == 'ext4':
+        with open(tmp, 'w') as f:
+            f.writelines(f'blocks "{p}"\n' for p in paths)
+        return ['debugfs', '-f', tmp, img]
+    if fs == 'xfs':
+        cmd = ['xfs_db', '-r']
+        for p in paths:
+            cmd += ['-c', f'path {p}', '-c', 'bmap']
+        return cmd + [img]
+    return None
+
+
 def best(f, n=3):
     """Fastest of N runs (noise on a shared machine only adds time)."""
     return min((f() for _ in range(n)), key=lambda r: r[0])
@@ -164,6 +183,8 @@ def main():
     ap.add_argument('--dirs', type=int, default=10000)
     ap.add_argument('--fs', default='ext4,xfs,btrfs,ntfs,gpt-lvm')
     ap.add_argument('--callgrind', action='store_true')
+    ap.add_argument('--alt-files', type=int, default=2000,
+                    help='files sampled for per-file extraction (0: skip)')
     ap.add_argument('--nbd', action='store_true',
                     help='also time record-via-NBD on the small oracle image')
     a = ap.parse_args()
@@ -225,6 +246,15 @@ def main():
                                 stderr=subprocess.PIPE, text=True)
             m = re.search(r'Collected : (\d+)', cg.stderr)
             row['instructions'] = int(m.group(1)) if m else None
+        with open(man, encoding='utf-8') as f:
+            paths = [e['path'] for e in json.load(f)['files']]
+        sample = paths[::max(1, len(paths) // a.alt_files)][:a.alt_files] \
+            if a.alt_files else []
+        cmd = alt_cmd(fs, img, sample, os.path.join(a.cache, 'alt.cmds'))
+        if cmd:
+            # warm, like bmapgen's warm figure it is compared with
+            t = timed(cmd, False)[0]
+            row['alt'] = (cmd[0], len(sample), t, t * len(paths) / len(sample))
         rows.append(row)
         if scan.returncode:
             print(scan.stdout[-2000:], file=sys.stderr)
@@ -241,6 +271,12 @@ def main():
               f'{r["rss_mib"]:8.1f} {r["reads"]:8d} {r["mib_read"]:9.1f} '
               f'{r["tags"]:>5}' +
               (f'  {r.get("instructions")}' if a.callgrind else ''))
+    for r in rows:
+        if 'alt' in r:
+            tool, n, t, scaled = r['alt']
+            print(f'{r["fs"]}: {tool} per file, {n} sampled: {t:.2f} s '
+                  f'({t / n * 1000:.2f} ms/file); for all {a.files} files '
+                  f'{scaled:.1f} s = {scaled / r["warm"]:.0f}x bmapgen warm')
     if a.nbd:
         small = os.path.join(a.cache, 'nbd-small')
         os.makedirs(small, exist_ok=True)
