@@ -126,17 +126,21 @@ def drop_caches():
 
 
 def timed(cmd, cold, out=subprocess.DEVNULL):
-    """Run CMD; return (wall seconds, peak RSS KiB, stderr)."""
+    """Run CMD; return (wall seconds, peak RSS KiB, stderr).  GNU time
+    forks CMD from its own small process: the peak RSS of a child forked
+    straight from this (large) Python process would include Python's."""
     if cold:
         drop_caches()
-    with tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile('r') as rss:
         t0 = time.monotonic()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err)
-        _, status, ru = os.wait4(p.pid, 0)
+        subprocess.run(['/usr/bin/time', '-f', '%M', '-o', rss.name] + cmd,
+                       stdout=out, stderr=err)
         dt = time.monotonic() - t0
-        p.returncode = 0
         err.seek(0)
-        return dt, ru.ru_maxrss, err.read().decode('utf-8', 'replace')
+        kib = rss.read().split()
+        return (dt, int(kib[-1]) if kib and kib[-1].isdigit() else 0,
+                err.read().decode('utf-8', 'replace'))
 
 
 def floor_cmd(fs, img, out):
@@ -193,6 +197,8 @@ def main():
     os.makedirs(a.cache, exist_ok=True)
     tree, man = build_tree(a.cache, a.files, a.dirs)
     size = max(4 << 30, tree_bytes(tree) * 3)
+    with open(man, encoding='utf-8') as f:
+        paths = [e['path'] for e in json.load(f)['files']]
     rows = []
     for fs in a.fs.split(','):
         img = build_image(a.cache, fs, tree, size)
@@ -246,8 +252,6 @@ def main():
                                 stderr=subprocess.PIPE, text=True)
             m = re.search(r'Collected : (\d+)', cg.stderr)
             row['instructions'] = int(m.group(1)) if m else None
-        with open(man, encoding='utf-8') as f:
-            paths = [e['path'] for e in json.load(f)['files']]
         sample = paths[::max(1, len(paths) // a.alt_files)][:a.alt_files] \
             if a.alt_files else []
         cmd = alt_cmd(fs, img, sample, os.path.join(a.cache, 'alt.cmds'))
