@@ -108,6 +108,13 @@ def blank_parity(argv):
             for m in parity_members(typ, n, s):
                 d, start, _ = members[m]
                 blanks.append((d, start + s * chunk, chunk))
+    write_blanked(images, blanks)
+    return 0
+
+
+def write_blanked(images, blanks):
+    """bl-IMAGE copies of IMAGES with BLANKS (disk index, offset,
+    length) zeroed."""
     for i, img in enumerate(images):
         out = os.path.join(os.path.dirname(img), "bl-" + os.path.basename(img))
         shutil.copyfile(img, out)
@@ -116,7 +123,6 @@ def blank_parity(argv):
                 if d == i:
                     f.seek(off)
                     f.write(bytes(n))
-    return 0
 
 
 def blank_lvs(argv):
@@ -130,14 +136,7 @@ def blank_lvs(argv):
         if p["lv_name"].strip("[]") in want:
             start = int(p["pe_start"].rstrip("B")) + int(p["pvseg_start"]) * es
             blanks.append((disk_of[p["pv_name"]], start, int(p["pvseg_size"]) * es))
-    for i, img in enumerate(argv[4:]):
-        out = os.path.join(os.path.dirname(img), "bl-" + os.path.basename(img))
-        shutil.copyfile(img, out)
-        with open(out, "r+b") as f:
-            for d, off, n in blanks:
-                if d == i:
-                    f.seek(off)
-                    f.write(bytes(n))
+    write_blanked(argv[4:], blanks)
     return 0
 
 
