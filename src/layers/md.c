@@ -608,14 +608,15 @@ static int assemble_one(struct bm_ctx *ctx, struct md_slot *s, size_t *idx,
 	memcpy(s->built[s->nbuilt++], f->uuid, 16);
 	int ret = 0;
 	if (level == -100) {
-		bm_warn(ctx, name, BM_NO_OFFSET,
-			"md level %d is not supported: array not mapped",
-			f->level);
+		bm_warn(ctx, fresh->vol->dev, f->sb_off,
+			"md superblock of %s: level %d is not supported: "
+			"array not mapped", name, f->level);
 		goto out;
 	}
 	if (f->reshape) {
-		bm_warn(ctx, name, BM_NO_OFFSET,
-			"md array is being reshaped: not mapped");
+		bm_warn(ctx, fresh->vol->dev, f->sb_off,
+			"md superblock of %s: the array is being reshaped: "
+			"not mapped", name);
 		goto out;
 	}
 	if ((level == BM_RAID_LINEAR || level == BM_RAID0) && present < nd) {
@@ -633,6 +634,20 @@ static int assemble_one(struct bm_ctx *ctx, struct md_slot *s, size_t *idx,
 		if (!role[r])
 			continue;
 		const struct md_sb *sb = &role[r]->sb;
+		/* Mirrored and striped levels use the same F->used bytes
+		 * of every member (linear and raid0 use each one's own
+		 * size): a member holding less is damaged at its
+		 * superblock, where its data size is. */
+		if (level != BM_RAID_LINEAR && level != BM_RAID0 &&
+		    sb->data_size < f->used) {
+			bm_warn(ctx, role[r]->vol->dev, sb->sb_off,
+				"md member %u of %s: its data area holds 0x%llx "
+				"bytes, the array uses 0x%llx of each member: "
+				"treated as missing", r, name,
+				(unsigned long long)sb->data_size,
+				(unsigned long long)f->used);
+			continue;
+		}
 		mv[r] = bm_volume_slice(role[r]->vol, sb->data_off,
 					sb->data_size, role[r]->vol->dev);
 		sizes[r] = sb->data_size;

@@ -91,9 +91,9 @@ static int lvm_probe(struct bm_volume *v, void **state)
 /* Read the committed metadata text of the metadata area at OFF (bytes)
  * of size SIZE.  Returns the malloc'd NUL-terminated text or NULL; *WHY
  * says why when the area is damaged (NULL when it is merely empty or
- * ignored). */
+ * ignored).  *TEXT_OFF is where the text starts on the PV. */
 static char *read_mda(struct bm_volume *v, uint64_t off, uint64_t size,
-		      const char **why)
+		      const char **why, uint64_t *text_off)
 {
 	uint8_t h[MDA_HEADER_SIZE];
 	*why = NULL;
@@ -129,6 +129,7 @@ static char *read_mda(struct bm_volume *v, uint64_t off, uint64_t size,
 		*why = "metadata text location out of range";
 		return NULL;
 	}
+	*text_off = off + roff; /* both within the PV: no overflow */
 	char *text = bm_malloc(rsize + 1);
 	/* The circular buffer: the part past the end wraps to just after
 	 * the header. */
@@ -211,7 +212,8 @@ static int lvm_walk(struct bm_volume *v, void *state)
 		}
 		bm_emit(v, off, size, mda_obj);
 		const char *why;
-		char *text = read_mda(v, off, size, &why);
+		uint64_t text_off = 0;
+		char *text = read_mda(v, off, size, &why, &text_off);
 		if (!text) {
 			if (why)
 				bm_warn(ctx, v->dev, off, "LVM2 %s", why);
@@ -222,8 +224,8 @@ static int lvm_walk(struct bm_volume *v, void *state)
 		char *name = NULL, *id = NULL;
 		uint64_t seq;
 		if (bm_lvm_text_vgid(text, &name, &id, &seq, &why) < 0) {
-			bm_warn(ctx, v->dev, off, "LVM2 metadata text: %s",
-				why);
+			bm_warn(ctx, v->dev, text_off,
+				"LVM2 metadata text: %s", why);
 			free(text);
 			continue;
 		}
@@ -233,6 +235,7 @@ static int lvm_walk(struct bm_volume *v, void *state)
 			free(pv->vgid);
 			free(pv->vgname);
 			pv->text = text;
+			pv->text_off = text_off;
 			pv->vgid = id;
 			pv->vgname = name;
 			best_seq = pv->seqno = seq;

@@ -41,6 +41,7 @@ struct lvm_pv {
 	struct bm_volume *vol;
 	char uuid[LVM_ID_LEN + 1];
 	char *text;       /* newest metadata text found on it, or NULL */
+	uint64_t text_off; /* where TEXT starts on the PV (for messages) */
 	uint64_t seqno;   /* of TEXT */
 	char *vgid;       /* VG uuid from TEXT (dashes removed), or NULL */
 	char *vgname;
@@ -133,6 +134,7 @@ struct lvm_vg {
 	unsigned refs;          /* slot + one per LV volume */
 	unsigned mark;          /* footprint walk generation */
 	char *name;
+	uint64_t text_off;      /* of the metadata text, on its PV */
 	uint64_t extent_bytes;
 	size_t npvs;
 	struct lvm_pvref *pvs;
@@ -148,10 +150,11 @@ int bm_lvm_assemble(struct bm_ctx *ctx);
  * seqno.  Returns 0, or -1 with *WHY set. */
 int bm_lvm_text_vgid(const char *text, char **vgname, char **vgid,
 		     uint64_t *seqno, const char **why);
-/* Parse TEXT into a VG.  PV volumes are filled in by the caller.  NULL
- * (after bm_warn on DEV) when it is unusable. */
+/* Parse TEXT, found at offset TEXT_OFF of DEV, into a VG.  PV volumes
+ * are filled in by the caller.  NULL (after bm_warn on DEV, naming
+ * TEXT_OFF) when it is unusable. */
 struct lvm_vg *bm_lvm_vg_parse(struct bm_ctx *ctx, const char *dev,
-			       const char *text);
+			       const char *text, uint64_t text_off);
 void bm_lvm_vg_unref(struct lvm_vg *vg);
 struct lvm_lv *bm_lvm_find_lv(struct lvm_vg *vg, const char *name);
 

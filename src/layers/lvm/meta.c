@@ -392,7 +392,7 @@ static void parse_lv(struct lvm_vg *vg, const char *dev,
 {
 	uint64_t nsegs = 0;
 	if (!get_u64(s, "segment_count", &nsegs) || nsegs > MAX_SEGS) {
-		bm_warn(vg->ctx, dev, BM_NO_OFFSET,
+		bm_warn(vg->ctx, dev, vg->text_off,
 			"LVM2 LV %s/%s: bad segment_count: not mapped",
 			vg->name, lv->name);
 		return;
@@ -421,7 +421,7 @@ static void parse_lv(struct lvm_vg *vg, const char *dev,
 		    sn % seg->nareas != 0)
 			why = "extent count not a multiple of the stripe count";
 		if (why) {
-			bm_warn(vg->ctx, dev, BM_NO_OFFSET,
+			bm_warn(vg->ctx, dev, vg->text_off,
 				"LVM2 LV %s/%s segment %llu: %s: the LV is "
 				"mapped up to this segment only",
 				vg->name, lv->name, (unsigned long long)i, why);
@@ -437,14 +437,14 @@ static void parse_lv(struct lvm_vg *vg, const char *dev,
 }
 
 struct lvm_vg *bm_lvm_vg_parse(struct bm_ctx *ctx, const char *dev,
-			       const char *text)
+			       const char *text, uint64_t text_off)
 {
 	struct dm_config_tree *t = parse_text(text);
 	const struct dm_config_node *vgn = t ? vg_node(t) : NULL;
 	uint64_t es;
 	if (!vgn || !get_u64(vgn, "extent_size", &es) || es == 0 ||
 	    es > UINT32_MAX) {
-		bm_warn(ctx, dev, BM_NO_OFFSET,
+		bm_warn(ctx, dev, text_off,
 			"LVM2 metadata without a usable VG (none, or its "
 			"extent_size is 0 or above 2^32 sectors): not mapped");
 		if (t)
@@ -455,6 +455,7 @@ struct lvm_vg *bm_lvm_vg_parse(struct bm_ctx *ctx, const char *dev,
 	vg->ctx = ctx;
 	vg->refs = 1;
 	vg->name = bm_strdup(vgn->key);
+	vg->text_off = text_off;
 	vg->extent_bytes = es * LVM_SECTOR;
 
 	const struct dm_config_node *pvs = child(vgn, "physical_volumes");
@@ -473,7 +474,7 @@ struct lvm_vg *bm_lvm_vg_parse(struct bm_ctx *ctx, const char *dev,
 		    !get_u64(p, "pe_start", &ps) ||
 		    !bm_mul(ps, LVM_SECTOR, &r->pe_start) ||
 		    !get_u64(p, "pe_count", &r->pe_count)) {
-			bm_warn(ctx, dev, BM_NO_OFFSET,
+			bm_warn(ctx, dev, text_off,
 				"LVM2 VG %s: PV %s is malformed: ignored",
 				vg->name, p->key);
 			continue;

@@ -159,7 +159,8 @@ static void check_overlaps(struct bm_ctx *ctx, struct lvm_vg *vg)
 static int build_vg(struct lvm_slot *s, struct lvm_pv *best)
 {
 	struct bm_ctx *ctx = best->vol->ctx;
-	struct lvm_vg *vg = bm_lvm_vg_parse(ctx, best->vol->dev, best->text);
+	struct lvm_vg *vg = bm_lvm_vg_parse(ctx, best->vol->dev, best->text,
+					    best->text_off);
 	if (!vg)
 		return -1;
 	size_t missing = 0;
@@ -260,7 +261,7 @@ int bm_lvm_assemble(struct bm_ctx *ctx)
 		if (is_done(s, pv->vgid)) {
 			/* A stale copy or a duplicate of a built VG's PV. */
 			bm_finding(ctx, "lvm-pv-stale", BM_SEV_WARNING,
-				   pv->vol->dev, BM_NO_OFFSET,
+				   pv->vol->dev, pv->text_off,
 				   "LVM2 PV %s of VG %s was not used (duplicate "
 				   "or stale metadata)",
 				   pv->uuid, pv->vgname);
