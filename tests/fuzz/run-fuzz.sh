@@ -1,29 +1,18 @@
 #!/bin/bash
-# Run every libFuzzer target for SECONDS each (default 10), seeded from
-# the project's demo image and, when present, the shared corpus's small
-# images.  Crashes are saved under BUILD/fuzz-crashes/ and fail the run:
-# turn each into a regression input under tests/fuzz/regress/.
+# Run every libFuzzer target for SECONDS each (default 10), seeded by
+# make-seeds.sh (the demo image, the project's LVM and md sets, fresh
+# XFS/btrfs/NTFS filesystems and, when present, the shared corpus; large
+# disks packed sparse).  Crashes are saved under BUILD/fuzz-crashes/ and
+# fail the run: turn each into a regression input under
+# tests/fuzz/regress/.
 # usage: run-fuzz.sh BUILD_FUZZ_DIR [SECONDS]
 set -u
 B=${1:?build dir}; SECS=${2:-10}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 seeds="$B/fuzz-seeds"
-if [ ! -d "$seeds" ]; then
-	mkdir -p "$seeds"
-	xz -dc "$SRC/tests/images/demo.img.xz" > "$seeds/demo.img"
-	cp "$SRC"/tests/fuzz/regress/* "$seeds/" 2>/dev/null
-	corpus="$SRC/../shared/corpus"
-	if [ -d "$corpus" ]; then
-		# small images only: the targets read the whole input
-		awk -F'\t' 'NR > 1 && $3 <= 4194304 && ($4 == "xz" || $4 == "gz") {print $1 "\t" $4}' \
-			"$corpus/INDEX.tsv" | while IFS=$'\t' read -r p c; do
-			n=$(echo "$p" | tr '/' '_')
-			case $c in
-			xz) xz -dc "$corpus/$p" > "$seeds/$n" 2>/dev/null ;;
-			gz) gzip -dc "$corpus/$p" > "$seeds/$n" 2>/dev/null ;;
-			esac
-		done
-	fi
+if [ ! -f "$seeds.done" ]; then
+	rm -rf "$seeds"
+	BMAPGEN="$B/bmapgen" "$SRC/tests/fuzz/make-seeds.sh" "$seeds" && touch "$seeds.done"
 fi
 mkdir -p "$B/fuzz-crashes"
 fail=0; n=0

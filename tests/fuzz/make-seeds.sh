@@ -1,0 +1,176 @@
+#!/bin/bash
+# Seed inputs for the fuzz targets, written to DIR.  A seed is a raw disk
+# or, for anything larger than the fuzzers' -max_len (4 MiB), the disk's
+# non-zero sectors in the sparse multi-disk container of sparse.h: a real
+# XFS, btrfs or NTFS filesystem, an LVM volume group over three PVs or an
+# md array spans hundreds of MiB, but its metadata is a few hundred KiB.
+# Without such seeds a fuzzer only ever sees a truncated superblock.
+#
+#  - the demo image and the regression inputs;
+#  - ../shared/corpus (when present): every image, raw if small, packed
+#    from the decompressor's output otherwise (one at a time);
+#  - the project's LVM and md images, one seed per multi-disk set;
+#  - fresh XFS (v5, v4, 1 KiB blocks with rmap and reflink, 8 KiB
+#    directory blocks), btrfs (default, DUP metadata, mixed block groups)
+#    and NTFS filesystems holding every directory format (short form to
+#    B+tree), symlinks, hard links and multi-extent files.
+#    The mounts need root; without it those seeds are left out (said).
+#
+# Disks that pack larger than 256 KiB lose their file data (smaller
+# inputs fuzz faster, and data is opaque to every walker): BMAPGEN (a
+# bmapgen binary) maps them, the whole 4 KiB blocks of "f" ranges are
+# packed as zeros, and the seed is kept only if bmapgen then maps the
+# unpacked seed exactly as the original (the metadata survived).
+#
+# usage: [BMAPGEN=...] make-seeds.sh DIR
+set -u
+D=${1:?usage: make-seeds.sh DIR}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+MAX=4194304
+PACK() { /usr/bin/python3 "$SRC/tests/fuzz/sparse.py" pack "$@"; }
+PACK_UNPACK() { /usr/bin/python3 "$SRC/tests/fuzz/sparse.py" unpack "$@"; }
+mkdir -p "$D"
+T=$(mktemp -d)
+cleanup() {
+	mountpoint -q "$T/mnt" 2>/dev/null && umount "$T/mnt"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+# keep NAME FILE: FILE becomes the seed NAME if it fits in -max_len
+keep() {
+	if [ -s "$2" ] && [ "$(stat -c %s "$2")" -le $MAX ]; then
+		mv "$2" "$D/$1"
+	else
+		rm -f "$2"
+	fi
+}
+
+# pack_disks NAME DISK...: the seed NAME from DISKs, without file data
+# if need be (see above)
+pack_disks() {
+	name=$1; shift
+	PACK "$T/packed" "$@" || return
+	if [ "$(stat -c %s "$T/packed")" -gt 262144 ] && [ -n "${BMAPGEN:-}" ]; then
+		"$BMAPGEN" "$@" > "$T/map1" 2>/dev/null
+		PACK --zero-files "$T/map1" "$T/packed" "$@"
+		mkdir -p "$T/un"
+		set -- $(PACK_UNPACK "$T/packed" "$T/un/disk")
+		"$BMAPGEN" "$@" > "$T/map2" 2>/dev/null
+		rm -f "$@"
+		# the same map, but for the image names in "v" lines
+		if ! cmp -s <(cut -d' ' -f1-4 "$T/map1") <(cut -d' ' -f1-4 "$T/map2"); then
+			echo "make-seeds: $name: its map changed without file data; left out" >&2
+			rm -f "$T/packed"
+		fi
+	fi
+	keep "$name" "$T/packed"
+}
+
+xz -dc "$SRC/tests/images/demo.img.xz" > "$D/demo.img"
+cp "$SRC"/tests/fuzz/regress/* "$D/" 2>/dev/null
+
+corpus="$SRC/../shared/corpus"
+if [ -d "$corpus" ]; then
+	awk -F'\t' 'NR > 1 {print $1 "\t" $3 "\t" $4}' "$corpus/INDEX.tsv" |
+	while IFS=$'\t' read -r p size c; do
+		n=$(echo "$p" | tr '/' '_')
+		case $c in
+		xz) cat="xz -dc" ;;
+		gz) cat="gzip -dc" ;;
+		bz2) cat="bzip2 -dc" ;;
+		none) cat="cat" ;;
+		*) continue ;; # tar files: several images, tests unpack them
+		esac
+		if [ "$size" -le $MAX ]; then
+			$cat "$corpus/$p" > "$T/raw" 2>/dev/null && keep "$n" "$T/raw"
+		else
+			$cat "$corpus/$p" 2>/dev/null | PACK "$T/packed" - &&
+				keep "$n.sparse" "$T/packed"
+		fi
+	done
+fi
+
+# The project's images, one seed per multi-disk set: lvm-a1..a3 are one
+# VG, md-r1-a/-b one array; the others are one disk each.
+for f in "$SRC"/tests/images/{lvm,md,oracle}-*.img.xz; do
+	basename "$f" .img.xz | sed -E 's/^(lvm-[a-z])[0-9]+$/\1/; s/^(md-.*)-[a-z]$/\1/'
+done | sort -u | while read -r set; do
+	rm -f "$T"/set-*
+	i=0
+	for f in "$SRC/tests/images/$set".img.xz "$SRC/tests/images/$set"[0-9].img.xz \
+		"$SRC/tests/images/$set"-[a-z].img.xz; do
+		[ -f "$f" ] || continue
+		i=$((i + 1))
+		xz -dc "$f" > "$T/set-$i.img"
+	done
+	pack_disks "$set.sparse" "$T"/set-*.img
+done
+rm -f "$T"/set-*
+
+# A tree with every directory size class (XFS short form, block, leaf,
+# node; btrfs and NTFS index roots and B+trees), symlinks short and long,
+# a hard link and small and multi-block files.  Names and contents are
+# short so that the packed seeds stay small.
+tree="$T/tree"
+mkdir -p "$tree"/d5 "$tree"/d60 "$tree"/d600/sub "$tree"/empty
+for i in 1 2 3 4 5; do echo "$i" > "$tree/d5/f$i"; done
+for i in $(seq 60); do echo "$i" > "$tree/d60/a-longer-file-name-$i"; done
+for i in $(seq 600); do : > "$tree/d600/n$i"; done
+head -c 20000 /dev/urandom > "$tree/d600/sub/multi"
+printf 'tiny' > "$tree/inline"
+ln -s d5/f1 "$tree/short-link"
+ln -s "$(printf 'long/%.0s' $(seq 60))" "$tree/long-link"
+ln "$tree/d5/f2" "$tree/hard-link"
+
+# mounted_copy IMG MOUNT-COMMAND...: the tree copied in by the kernel (or
+# ntfs-3g), plus a file of many extents (every other 4 KiB block, synced
+# in turn).
+mounted_copy() {
+	img=$1; shift
+	mkdir -p "$T/mnt"
+	"$@" "$img" "$T/mnt" || return 1
+	cp -a "$tree" "$T/mnt/copy"
+	for i in $(seq 0 2 40); do
+		dd if=/dev/urandom of="$T/mnt/fragmented" bs=4096 seek=$i count=1 \
+			conv=notrunc,fsync status=none
+	done
+	umount "$T/mnt"
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "make-seeds: not root: no fresh XFS, btrfs or NTFS seeds (loop mounts)" >&2
+	exit 0
+fi
+
+# XFS from a protofile is not mounted, so its log stays one record long
+# (a mounted one is stamped through and packs to MiBs).
+echo '{"files": [], "dirs": []}' > "$T/m.json"
+/usr/bin/python3 "$SRC/tests/xfs_proto.py" "$tree" "$T/m.json" /dev/null > "$T/proto"
+xfs=0
+for opts in "" "-m crc=0" "-b size=1024 -m rmapbt=1,reflink=1" "-n size=8192 -s size=4096"; do
+	xfs=$((xfs + 1))
+	truncate -s 300M "$T/x.img"
+	# shellcheck disable=SC2086
+	mkfs.xfs -q -f $opts -p "$T/proto" "$T/x.img" > /dev/null 2>&1 &&
+		pack_disks "xfs-$xfs.sparse" "$T/x.img"
+	rm -f "$T/x.img"
+done
+
+btrfs=0
+for opts in "" "-m dup" "-M"; do
+	btrfs=$((btrfs + 1))
+	truncate -s 256M "$T/b.img"
+	# shellcheck disable=SC2086
+	if mkfs.btrfs -q -f $opts --rootdir "$tree" "$T/b.img" > /dev/null 2>&1; then
+		mounted_copy "$T/b.img" mount -o loop > /dev/null 2>&1
+		pack_disks "btrfs-$btrfs.sparse" "$T/b.img"
+	fi
+	rm -f "$T/b.img"
+done
+
+truncate -s 32M "$T/n.img"
+if mkntfs -F -Q -s 512 -c 4096 "$T/n.img" > /dev/null 2>&1; then
+	mounted_copy "$T/n.img" ntfs-3g > /dev/null 2>&1
+	pack_disks ntfs.sparse "$T/n.img"
+fi
+exit 0
