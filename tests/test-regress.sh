@@ -11,6 +11,7 @@ for f in "$SRCDIR"/tests/fuzz/regress/*; do
 	set -- "$f"
 	if printf BMSPARSE | cmp -s -n 8 - "$f"; then
 		rm -rf "$T"; mkdir -p "$T"
+		# shellcheck disable=SC2046 # one word per disk file
 		set -- $(/usr/bin/python3 "$SRCDIR/tests/fuzz/sparse.py" unpack "$f" "$T/disk")
 	fi
 	# a hang found by the fuzzer fails too (timeout: exit 124)

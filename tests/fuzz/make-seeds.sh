@@ -10,6 +10,7 @@
 #  - ../shared/corpus (when present): every image, raw if small, packed
 #    from the decompressor's output otherwise (one at a time);
 #  - the project's LVM and md images, one seed per multi-disk set;
+#  - qcow2 files of the demo image (qemu-img), for fuzz-qcow2;
 #  - fresh XFS (v5, v4, 1 KiB blocks with rmap and reflink, 8 KiB
 #    directory blocks), btrfs (default, DUP metadata, mixed block groups)
 #    and NTFS filesystems holding every directory format (short form to
@@ -54,6 +55,7 @@ pack_disks() {
 		"$BMAPGEN" "$@" > "$T/map1" 2>/dev/null
 		PACK --zero-files "$T/map1" "$T/packed" "$@"
 		mkdir -p "$T/un"
+		# shellcheck disable=SC2046 # one word per disk file (no spaces in $T)
 		set -- $(PACK_UNPACK "$T/packed" "$T/un/disk")
 		"$BMAPGEN" "$@" > "$T/map2" 2>/dev/null
 		rm -f "$@"
@@ -106,6 +108,21 @@ done | sort -u | while read -r set; do
 	pack_disks "$set.sparse" "$T"/set-*.img
 done
 rm -f "$T"/set-*
+
+# qcow2 files of the demo image for fuzz-qcow2: plain, compressed, small
+# clusters, version 2 and subclusters (extended L2 entries).
+if command -v qemu-img > /dev/null; then
+	xz -dc "$SRC/tests/images/demo.img.xz" > "$T/demo.img"
+	q=0
+	for o in "" "-c" "-o cluster_size=4096" "-o compat=0.10" \
+		"-o extended_l2=on,cluster_size=65536"; do
+		q=$((q + 1))
+		# shellcheck disable=SC2086
+		qemu-img convert $o -O qcow2 "$T/demo.img" "$T/q.qcow2" 2>/dev/null &&
+			keep "demo-$q.qcow2" "$T/q.qcow2"
+	done
+	rm -f "$T/demo.img"
+fi
 
 # A tree with every directory size class (XFS short form, block, leaf,
 # node; btrfs and NTFS index roots and B+trees), symlinks short and long,
