@@ -7,6 +7,8 @@
 # Without such seeds a fuzzer only ever sees a truncated superblock.
 #
 #  - the demo image and the regression inputs;
+#  - virt-bmap maps of the demo image and of the packed disks (below),
+#    for fuzz-mapread and fuzz-trace;
 #  - ../shared/corpus (when present): every image, raw if small, packed
 #    from the decompressor's output otherwise (one at a time);
 #  - the project's LVM and md images, one seed per multi-disk set;
@@ -53,6 +55,8 @@ pack_disks() {
 	PACK "$T/packed" "$@" || return
 	if [ "$(stat -c %s "$T/packed")" -gt 262144 ] && [ -n "${BMAPGEN:-}" ]; then
 		"$BMAPGEN" "$@" > "$T/map1" 2>/dev/null
+		# the map itself is a seed for fuzz-mapread and fuzz-trace
+		cp "$T/map1" "$D/${name%.sparse}.map"
 		PACK --zero-files "$T/map1" "$T/packed" "$@"
 		mkdir -p "$T/un"
 		# shellcheck disable=SC2046 # one word per disk file (no spaces in $T)
@@ -69,6 +73,7 @@ pack_disks() {
 }
 
 xz -dc "$SRC/tests/images/demo.img.xz" > "$D/demo.img"
+[ -n "${BMAPGEN:-}" ] && "$BMAPGEN" "$D/demo.img" > "$D/demo.map" 2>/dev/null
 cp "$SRC"/tests/fuzz/regress/* "$D/" 2>/dev/null
 
 corpus="$SRC/../shared/corpus"
