@@ -317,13 +317,17 @@ size_t bm_utf8_seq(const char *s, uint32_t *cp)
 	return utf8_seq((const unsigned char *)s, cp);
 }
 
-void bm_escape_path(struct bm_str *b, const char *s)
+/* bm_escape_path, and with SPACE also ' ' -> "\x20". */
+static void escape(struct bm_str *b, const char *s, bool space)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
 		uint32_t cp;
 		size_t n;
-		if (*p == '\\') {
+		if (space && *p == ' ') {
+			bm_str_putn(b, "\\x20", 4);
+			p++;
+		} else if (*p == '\\') {
 			bm_str_putn(b, "\\\\", 2);
 			p++;
 		} else if (*p == '\n') {
@@ -339,7 +343,8 @@ void bm_escape_path(struct bm_str *b, const char *s)
 			/* A run of plain ASCII at once: the common case.  P
 			 * itself is plain (tested above), so Q moves. */
 			const unsigned char *q = p + 1;
-			while (*q >= 0x20 && *q < 0x7f && *q != '\\')
+			while (*q >= 0x20 && *q < 0x7f && *q != '\\' &&
+			       !(space && *q == ' '))
 				q++;
 			bm_str_putn(b, (const char *)p, (size_t)(q - p));
 			p = q;
@@ -352,6 +357,16 @@ void bm_escape_path(struct bm_str *b, const char *s)
 			p++;
 		}
 	}
+}
+
+void bm_escape_path(struct bm_str *b, const char *s)
+{
+	escape(b, s, false);
+}
+
+void bm_escape_field(struct bm_str *b, const char *s)
+{
+	escape(b, s, true);
 }
 
 static void put_utf8(struct bm_str *b, uint32_t cp)

@@ -126,6 +126,10 @@ void bm_str_free(struct bm_str *b);
  * 0x80 are kept when they form valid UTF-8 and are not C1 controls
  * (U+0080..U+009F), else "\xHH".  Appends to B. */
 void bm_escape_path(struct bm_str *b, const char *s);
+/* The same, and a space -> "\x20": for a field that a space ends (the
+ * device of a virt-bmap line; an md array or LVM name from the image
+ * may hold spaces). */
+void bm_escape_field(struct bm_str *b, const char *s);
 
 /* Length of the valid UTF-8 sequence at S, with its code point in *CP;
  * 0 if S does not start with one (overlong forms, surrogates, code

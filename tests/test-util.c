@@ -108,6 +108,12 @@ int main(void)
 		     "\\xff\\xc0\\xaf\\xc2\\x9b") == 0,
 	      "bad utf8: %s", e);
 	free(e);
+	/* A field (a virt-bmap device) also escapes spaces, and only them. */
+	struct bm_str f = { 0 };
+	bm_escape_field(&f, "/dev/md/a b\n\\ c\x1b\xc3\xa9 ");
+	CHECK(f.s && strcmp(f.s, "/dev/md/a\\x20b\\n\\\\\\x20c\\x1b\xc3\xa9\\x20") == 0,
+	      "field: %s", f.s);
+	bm_str_free(&f);
 
 	struct bm_str s = { 0 };
 	/* "A" U+00E9 U+1F600 (surrogate pair) and an unpaired surrogate. */

@@ -124,7 +124,7 @@ char *bm_object_text(const struct bm_objinfo *o)
 	struct bm_str b = { 0 };
 	bm_str_putn(&b, &o->type, 1);
 	bm_str_puts(&b, " ");
-	bm_escape_path(&b, o->dev);
+	bm_escape_field(&b, o->dev);
 	if (o->path) {
 		bm_str_puts(&b, o->type == 'm' ? " <" : " ");
 		bm_escape_path(&b, o->path);
