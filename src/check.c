@@ -20,15 +20,6 @@
 #define ESP_GUID "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 #define ALIGN (1024 * 1024)
 
-struct check_opts {
-	const char **require;
-	size_t nrequire;
-	uint64_t boot_below;
-	const char *boot_prefix;
-	bool uefi;
-	bool werror;
-	bool json;
-};
 
 /* First image range of V[off, off+len). */
 struct first_range {
@@ -162,43 +153,81 @@ static bool may_share(struct bm_ctx *ctx, const char *dev)
 	return false;
 }
 
-/* Two files whose blocks overlap, unless they are the same inode (hard
- * links map to identical range lists) or the filesystem shares blocks by
- * design.  Ranges are sorted by start; each file range is compared with
- * the ranges still open, which stay few on a sane image. */
+/* One file range, for check_shared's sweep. */
+struct frange {
+	const char *dev;
+	unsigned disk;
+	uint64_t start, end;
+	bm_obj obj;
+};
+
+static int cmp_frange(const void *a, const void *b)
+{
+	const struct frange *x = a, *y = b;
+	int c = strcmp(x->dev, y->dev);
+	if (c)
+		return c;
+	if (x->disk != y->disk)
+		return x->disk < y->disk ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Two files of one filesystem whose blocks overlap, unless they are the
+ * same inode (hard links map to identical range lists) or the filesystem
+ * shares blocks by design.  The file ranges are swept per device, then
+ * per disk, by start; each is compared with the ranges of its device
+ * still open.  Why this stays fast on a hostile image: files of other
+ * devices (4096 overlapping partitions each holding the same
+ * filesystem) are never open together; a range covered by an open one
+ * of the same inode is not added; and any other overlap is reported,
+ * which ends the sweep after 20. */
 static void check_shared(struct bm_ctx *ctx)
 {
-	size_t n = bm_store_count(ctx);
+	size_t n = bm_store_count(ctx), nf = 0;
 	const struct bm_range *r = bm_store_ranges(ctx);
 	uint64_t *sig = bm_calloc(ctx->nobjs, sizeof *sig);
+	struct frange *f = bm_calloc(n ? n : 1, sizeof *f);
 	for (size_t i = 0; i < n; i++) {
-		const struct bm_objinfo *o = &ctx->objs[r[i].obj];
-		if (o->type == 'f' && !(r[i].flags & BM_RANGE_COPY))
-			sig[r[i].obj] = sig[r[i].obj] * 0x100000001b3ull ^
-					(r[i].start * 31 + r[i].end + r[i].disk);
-	}
-	size_t *open = NULL, nopen = 0, capopen = 0;
-	unsigned reported = 0;
-	for (size_t i = 0; i < n && reported < 20; i++) {
 		const struct bm_objinfo *o = &ctx->objs[r[i].obj];
 		if (o->type != 'f' || (r[i].flags & BM_RANGE_COPY))
 			continue;
+		sig[r[i].obj] = sig[r[i].obj] * 0x100000001b3ull ^
+				(r[i].start * 31 + r[i].end + r[i].disk);
+		f[nf++] = (struct frange){ o->dev, r[i].disk, r[i].start,
+					   r[i].end, r[i].obj };
+	}
+	bm_qsort(f, nf, sizeof *f, cmp_frange);
+	size_t *open = NULL, nopen = 0, capopen = 0;
+	unsigned reported = 0;
+	bool share = false;
+	for (size_t i = 0; i < nf && reported < 20; i++) {
+		if (i == 0 || strcmp(f[i].dev, f[i - 1].dev) != 0) {
+			share = may_share(ctx, f[i].dev);
+			nopen = 0;
+		}
+		if (share)
+			continue;
 		size_t k = 0;
+		bool covered = false;
 		for (size_t j = 0; j < nopen; j++) {
-			const struct bm_range *q = &r[open[j]];
-			if (q->disk != r[i].disk || q->end <= r[i].start)
+			const struct frange *q = &f[open[j]];
+			if (q->disk != f[i].disk || q->end <= f[i].start)
 				continue; /* closed: drop it */
 			open[k++] = open[j];
-			const struct bm_objinfo *p = &ctx->objs[q->obj];
-			if (q->obj != r[i].obj && sig[q->obj] != sig[r[i].obj] &&
-			    strcmp(p->dev, o->dev) == 0 && !may_share(ctx, o->dev) &&
-			    reported++ < 20)
+			if (sig[q->obj] == sig[f[i].obj]) {
+				covered |= q->end >= f[i].end;
+				continue; /* the same inode (or object) */
+			}
+			if (reported++ < 20)
 				bm_finding(ctx, "shared-blocks", BM_SEV_ERROR,
-					   o->dev, r[i].start,
+					   f[i].dev, f[i].start,
 					   "%s and %s claim the same blocks",
-					   p->path, o->path);
+					   ctx->objs[q->obj].path,
+					   ctx->objs[f[i].obj].path);
 		}
 		nopen = k;
+		if (covered)
+			continue;
 		if (nopen == capopen) {
 			capopen = capopen ? capopen * 2 : 16;
 			open = bm_reallocarray(open, capopen, sizeof *open);
@@ -206,10 +235,11 @@ static void check_shared(struct bm_ctx *ctx)
 		open[nopen++] = i;
 	}
 	free(open);
+	free(f);
 	free(sig);
 }
 
-static void check_boot(struct bm_ctx *ctx, const struct check_opts *o)
+static void check_boot(struct bm_ctx *ctx, const struct bm_check_opts *o)
 {
 	for (size_t k = 0; k < o->nrequire; k++) {
 		bool found = false;
@@ -263,6 +293,16 @@ static void json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+void bm_check_ctx(struct bm_ctx *ctx, const struct bm_check_opts *o)
+{
+	check_partitions(ctx);
+	check_fs_sizes(ctx);
+	if (o->uefi)
+		check_uefi(ctx);
+	check_shared(ctx);
+	check_boot(ctx, o);
+}
+
 static void usage(void)
 {
 	fputs("Usage: bmapgen check [--require PATH]... [--boot-below OFFSET]\n"
@@ -281,7 +321,7 @@ int bm_check_main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct check_opts o = { .boot_prefix = "/boot/" };
+	struct bm_check_opts o = { .boot_prefix = "/boot/" };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -334,12 +374,7 @@ int bm_check_main(int argc, char **argv)
 			opened++;
 	if (opened)
 		bm_map_all(ctx);
-	check_partitions(ctx);
-	check_fs_sizes(ctx);
-	if (o.uefi)
-		check_uefi(ctx);
-	check_shared(ctx);
-	check_boot(ctx, &o);
+	bm_check_ctx(ctx, &o);
 
 	int worst = BM_SEV_INFO;
 	size_t n = bm_finding_count(ctx);

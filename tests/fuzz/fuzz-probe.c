@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "bmapgen.h"
 #include "sparse.h"
 #include "util.h"
@@ -109,6 +110,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* The assemblers (LVM, md, btrfs) see the members registered above. */
 	bm_assemble_all(ctx);
+	/* and the whole-map checks of `bmapgen check`, all of them on */
+	const char *req[] = { "/boot/vmlinuz", "/" };
+	struct bm_check_opts co = { .require = req, .nrequire = 2,
+				    .boot_below = 1 << 20,
+				    .boot_prefix = "/", .uefi = true };
+	bm_check_ctx(ctx, &co);
 	/* Names come from the image: both outputs must stay well formed
 	 * whatever they are (bmapgen(1), OUTPUT). */
 	char *text = NULL;
