@@ -21,7 +21,8 @@ DEPS_TEST = e2fsprogs fdisk gdisk xfsprogs btrfs-progs dosfstools mtools \
 	exfatprogs exfat-fuse ntfs-3g cryptsetup-bin python3 jq \
 	nbdkit libnbd-bin libguestfs-tools linux-image-amd64 clang \
 	libclang-rt-dev \
-	util-linux attr kmod time grub-pc-bin mdadm bmap-tools qemu-utils python3-libnbd
+	util-linux attr kmod time grub-pc-bin mdadm bmap-tools qemu-utils python3-libnbd \
+	bzip2
 DEPS = $(DEPS_BUILD)
 
 .PHONY: all run check deps deps-test setup images oracle clean fuzz bench
