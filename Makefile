@@ -25,7 +25,7 @@ DEPS_TEST = e2fsprogs fdisk gdisk xfsprogs btrfs-progs dosfstools mtools \
 	bzip2
 DEPS = $(DEPS_BUILD)
 
-.PHONY: all run check deps deps-test setup images oracle clean fuzz bench
+.PHONY: all run check deps deps-test setup images oracle clean fuzz fuzz-campaign bench
 
 all: setup
 	ninja -C $(BUILD)
@@ -66,6 +66,14 @@ $(FUZZBUILD)/build.ninja:
 fuzz: deps-test $(FUZZBUILD)/build.ninja
 	ninja -C $(FUZZBUILD)
 	./tests/fuzz/run-fuzz.sh $(FUZZBUILD) $(FUZZ_SECONDS)
+
+# Long campaigns with a CPU-time ledger (tests/fuzz/campaign.sh): every
+# target until it has FUZZ_CPU_SECONDS of CPU in $(FUZZBUILD)/fuzz-ledger.tsv.
+FUZZ_CPU_SECONDS ?= 3600
+FUZZ_JOBS ?= 2
+fuzz-campaign: deps-test $(FUZZBUILD)/build.ninja
+	ninja -C $(FUZZBUILD)
+	./tests/fuzz/campaign.sh $(FUZZBUILD) $(FUZZ_CPU_SECONDS) $(FUZZ_JOBS)
 
 # Benchmarks (not part of check): see tests/bench/bench.py.
 BENCH_ARGS ?= --callgrind --nbd

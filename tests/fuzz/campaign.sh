@@ -1,0 +1,93 @@
+#!/bin/bash
+# Long fuzzing campaigns with CPU accounting: run the libFuzzer targets of
+# BUILD in chunks of CHUNK seconds, JOBS at a time (at nice 19), always
+# the target with the least CPU time so far, until every target has
+# CPU_SECONDS in the ledger.  Each chunk appends a line to
+# BUILD/fuzz-ledger.tsv:
+#
+#   target  cpu-seconds (user+sys, GNU time)  exit status  date  note
+#
+# so the totals survive interruptions and can be summed later
+# (campaign.sh BUILD --report).  Chunks continue BUILD/fuzz-work/TARGET
+# and use the seeds of run-fuzz.sh.  A crash stops its chunk: the input
+# is saved under BUILD/fuzz-crashes/ with the chunk's log, the target is
+# run again later, and the campaign ends with status 1.
+#
+# While BUILD/fuzz-pause exists no chunk starts (a test run wants the
+# CPU); creating BUILD/fuzz-stop ends the campaign after the running
+# chunks.  A chunk interrupted with SIGINT exits 72 and counts its time.
+#
+# usage: campaign.sh BUILD CPU_SECONDS [JOBS [CHUNK [NOTE]]]
+#        campaign.sh BUILD --report
+set -u
+B=$(cd "${1:?usage: campaign.sh BUILD CPU_SECONDS [JOBS [CHUNK [NOTE]]]}" && pwd)
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+L=$B/fuzz-ledger.tsv
+targets() {
+	for t in "$B"/tests/fuzz/fuzz-*; do
+		[ -x "$t" ] && [ -f "$t" ] && basename "$t"
+	done
+}
+cpu() { awk -F'\t' -v n="$1" '$1 == n {s += $2} END {printf "%d", s}' "$L" 2>/dev/null || echo 0; }
+if [ "${2:-}" = --report ]; then
+	printf '%-26s %9s %7s %s\n' target cpu-s chunks "exit status:chunks"
+	for n in $(targets); do
+		printf '%-26s %9d %7d %s\n' "$n" "$(cpu "$n")" \
+			"$(awk -F'\t' -v n="$n" '$1 == n' "$L" 2>/dev/null | wc -l)" \
+			"$(awk -F'\t' -v n="$n" '$1 == n {c[$3]++}
+				END {for (k in c) printf "%s:%d ", k, c[k]}' "$L" 2>/dev/null)"
+	done
+	exit 0
+fi
+WANT=${2:?cpu seconds per target}; JOBS=${3:-2}; CHUNK=${4:-900}; NOTE=${5:-}
+[ -f "$B/fuzz-seeds.done" ] || {
+	BMAPGEN="$B/bmapgen" "$SRC/tests/fuzz/make-seeds.sh" "$B/fuzz-seeds" &&
+		touch "$B/fuzz-seeds.done"
+}
+R=$B/fuzz-running; mkdir -p "$R" "$B/fuzz-crashes"
+rm -f "$R"/* "$B/fuzz-stop"
+touch "$R/.start"
+
+# one job: pick, run, record, until every target is done
+job() {
+	local name have work st u s extra
+	while [ ! -e "$B/fuzz-stop" ]; do
+		while [ -e "$B/fuzz-pause" ] && [ ! -e "$B/fuzz-stop" ]; do sleep 20; done
+		exec 9> "$B/fuzz-pick.lock"
+		flock 9
+		# the least fuzzed target that no other job runs (ends: a
+		# finite list, and a pick marks its target running)
+		read -r have name < <(for n in $(targets); do
+			[ -e "$R/$n" ] || echo "$(cpu "$n") $n"
+		done | sort -n | head -1)
+		if [ -z "${name:-}" ] || [ "$have" -ge "$WANT" ]; then
+			exec 9>&-
+			return
+		fi
+		touch "$R/$name"
+		exec 9>&-
+		work=$B/fuzz-work/$name
+		mkdir -p "$work"
+		extra=()
+		[ -d "$SRC/tests/fuzz/seeds/$name" ] && extra=("$SRC/tests/fuzz/seeds/$name")
+		/usr/bin/time -f "%U %S" -o "$R/$name.time" nice -n 19 \
+			"$B/tests/fuzz/$name" -max_total_time="$CHUNK" \
+			-max_len=4194304 -rss_limit_mb=2048 -timeout=20 -reload=0 \
+			-artifact_prefix="$B/fuzz-crashes/$name-" \
+			"$work" "$B/fuzz-seeds" "${extra[@]}" > "$B/fuzz-work/$name.camp.log" 2>&1
+		st=$?
+		read -r u s < "$R/$name.time"
+		printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$(echo "$u + $s" | bc)" "$st" \
+			"$(date -u +%Y-%m-%dT%H:%M)" "$NOTE" >> "$L"
+		if [ "$st" != 0 ] && [ "$st" != 72 ]; then
+			cp "$B/fuzz-work/$name.camp.log" "$B/fuzz-crashes/$name-$(date -u +%Y%m%d%H%M%S).log"
+			echo "campaign: $name exited $st: see $B/fuzz-crashes/" >&2
+		fi
+		rm -f "$R/$name" "$R/$name.time"
+	done
+}
+for _ in $(seq "$JOBS"); do job & done
+wait
+"$0" "$B" --report
+# a crash in this campaign fails it
+[ -z "$(find "$B/fuzz-crashes" -name '*.log' -newer "$R/.start")" ]
