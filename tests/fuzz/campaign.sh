@@ -76,7 +76,8 @@ job() {
 			-artifact_prefix="$B/fuzz-crashes/$name-" \
 			"$work" "$B/fuzz-seeds" "${extra[@]}" > "$B/fuzz-work/$name.camp.log" 2>&1
 		st=$?
-		read -r u s < "$R/$name.time"
+		# (the last line: GNU time first notes a non-zero exit)
+		read -r u s < <(tail -n 1 "$R/$name.time")
 		printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$(echo "$u + $s" | bc)" "$st" \
 			"$(date -u +%Y-%m-%dT%H:%M)" "$NOTE" >> "$L"
 		if [ "$st" != 0 ] && [ "$st" != 72 ]; then
