@@ -116,6 +116,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    .boot_below = 1 << 20,
 				    .boot_prefix = "/", .uefi = true };
 	bm_check_ctx(ctx, &co);
+	/* Every mapped range lies in its disk: a map must never point
+	 * past the image, whatever the metadata says. */
+	const struct bm_range *r = bm_store_ranges(ctx);
+	for (size_t i = 0, n = bm_store_count(ctx); i < n; i++)
+		if (r[i].disk == 0 || r[i].disk > nd ||
+		    r[i].start >= r[i].end || r[i].end > vols[r[i].disk - 1]->size) {
+			fprintf(stderr, "range %zu: disk %u [0x%llx, 0x%llx)\n",
+				i, r[i].disk, (unsigned long long)r[i].start,
+				(unsigned long long)r[i].end);
+			abort();
+		}
 	/* Names come from the image: both outputs must stay well formed
 	 * whatever they are (bmapgen(1), OUTPUT). */
 	char *text = NULL;
