@@ -13,6 +13,11 @@ for f in "$SRCDIR"/tests/fuzz/regress/*; do
 		rm -rf "$T"; mkdir -p "$T"
 		# shellcheck disable=SC2046 # one word per disk file
 		set -- $(/usr/bin/python3 "$SRCDIR/tests/fuzz/sparse.py" unpack "$f" "$T/disk")
+		if [ $# = 0 ]; then
+			echo "skip - $(basename "$f"): no disk in it"
+			n=$((n - 1))
+			continue
+		fi
 	fi
 	# a hang found by the fuzzer fails too (timeout: exit 124)
 	timeout 60 "$BMAPGEN" "$@" > /dev/null 2> "$BUILDDIR/regress.err"

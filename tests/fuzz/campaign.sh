@@ -11,7 +11,8 @@
 # (campaign.sh BUILD --report).  Chunks continue BUILD/fuzz-work/TARGET
 # and use the seeds of run-fuzz.sh.  A crash stops its chunk: the input
 # is saved under BUILD/fuzz-crashes/ with the chunk's log, the target is
-# run again later, and the campaign ends with status 1.
+# left out for the rest of the campaign (fix it first), and the campaign
+# ends with status 1.
 #
 # While BUILD/fuzz-pause exists no chunk starts (a test run wants the
 # CPU); creating BUILD/fuzz-stop ends the campaign after the running
@@ -40,6 +41,7 @@ if [ "${2:-}" = --report ]; then
 	exit 0
 fi
 WANT=${2:?cpu seconds per target}; JOBS=${3:-2}; CHUNK=${4:-900}; NOTE=${5:-}
+[ -x /usr/bin/time ] || { echo "campaign: needs GNU time (/usr/bin/time)" >&2; exit 2; }
 [ -f "$B/fuzz-seeds.done" ] || {
 	BMAPGEN="$B/bmapgen" "$SRC/tests/fuzz/make-seeds.sh" "$B/fuzz-seeds" &&
 		touch "$B/fuzz-seeds.done"
@@ -58,7 +60,7 @@ job() {
 		# the least fuzzed target that no other job runs (ends: a
 		# finite list, and a pick marks its target running)
 		read -r have name < <(for n in $(targets); do
-			[ -e "$R/$n" ] || echo "$(cpu "$n") $n"
+			[ -e "$R/$n" ] || [ -e "$R/$n.crashed" ] || echo "$(cpu "$n") $n"
 		done | sort -n | head -1)
 		if [ -z "${name:-}" ] || [ "$have" -ge "$WANT" ]; then
 			exec 9>&-
@@ -83,6 +85,7 @@ job() {
 		if [ "$st" != 0 ] && [ "$st" != 72 ]; then
 			cp "$B/fuzz-work/$name.camp.log" "$B/fuzz-crashes/$name-$(date -u +%Y%m%d%H%M%S).log"
 			echo "campaign: $name exited $st: see $B/fuzz-crashes/" >&2
+			touch "$R/$name.crashed"
 		fi
 		rm -f "$R/$name" "$R/$name.time"
 	done

@@ -67,18 +67,23 @@ static void check_virtbmap(struct bm_ctx *ctx, char *text, size_t len)
 		char *l = text + i, *e = memchr(l, '\n', len - i);
 		if (!e)
 			broken("virt-bmap (unterminated line)", text, i);
+		/* One line at a time: sscanf would measure the whole rest
+		 * of the text on every call (quadratic: false timeouts). */
+		*e = '\0';
 		unsigned long long d, s, x;
 		char t;
 		int at = 0;
 		if (sscanf(l, "%llu %llx %llx %c %n", &d, &s, &x, &t, &at) < 4 ||
 		    at == 0 || !strchr("vpldfm", t) || l + at >= e || s >= x)
 			broken("virt-bmap (fields)", text, i);
-		char *dev = l + at, *end = memchr(dev, ' ', (size_t)(e - dev));
-		char save = *(end ? end : e);
-		*(end ? end : e) = '\0';
+		char *dev = l + at, *end = strchr(dev, ' ');
+		if (end)
+			*end = '\0';
 		if (!bsearch(&dev, devs, n, sizeof *devs, cmp_str))
 			broken("virt-bmap (device field)", text, i);
-		*(end ? end : e) = save;
+		if (end)
+			*end = ' ';
+		*e = '\n';
 		i = (size_t)(e - text) + 1;
 	}
 	for (size_t i = 0; i < n; i++)

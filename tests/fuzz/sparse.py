@@ -16,6 +16,7 @@ This is the second, independent reader of the format: test-sparse.sh
 checks that both agree, and test-regress.sh unpacks regression inputs
 with it so that the bmapgen command line replays them.
 """
+import errno
 import hashlib
 import os
 import stat
@@ -101,7 +102,8 @@ class Runs:
 
 def scan(f, runs):
     """Feed F's data to RUNS and return its size.  Holes of a sparse
-    file are skipped without reading them (SEEK_DATA/SEEK_HOLE)."""
+    file are skipped without reading them (SEEK_DATA/SEEK_HOLE; reads
+    with pread, as the lseeks move the descriptor under F's buffer)."""
     fd = f.fileno()
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
@@ -116,14 +118,15 @@ def scan(f, runs):
     while off < size:
         try:
             data = os.lseek(fd, off, os.SEEK_DATA)
-        except OSError:
-            break  # ENXIO: nothing but a hole up to the end
-        hole = os.lseek(fd, data, os.SEEK_HOLE)
-        f.seek(data)
+            hole = os.lseek(fd, data, os.SEEK_HOLE)
+        except OSError as e:
+            if e.errno == errno.ENXIO:
+                break  # nothing but a hole up to the end
+            data, hole = off, size  # no hole support: read it all
         while data < hole:
-            buf = f.read(min(BLOCK, hole - data))
+            buf = os.pread(fd, min(BLOCK, hole - data), data)
             if not buf:
-                break
+                raise SystemExit("%s: short read at %d" % (f.name, data))
             runs.feed(data, buf)
             data += len(buf)
         off = hole
@@ -147,6 +150,8 @@ def file_blocks(mapfile):
 
 
 def pack(out, paths, zero=None):
+    if len(paths) > MAX_DISKS:
+        raise SystemExit("at most %d disks" % MAX_DISKS)
     parts = [MAGIC]
     for i, p in enumerate(paths, 1):
         runs = Runs(sorted((zero or {}).get(i, ())))
@@ -158,8 +163,11 @@ def pack(out, paths, zero=None):
         runs.end_run()
         parts.append(struct.pack("<cQ", b"D", size))
         for off, b in runs.chunks:
-            parts.append(struct.pack("<cQI", b"C", off, len(b)))
-            parts.append(b)
+            # a chunk's length is 32 bits: longer runs in pieces
+            for at in range(0, len(b), 1 << 31):
+                piece = b[at:at + (1 << 31)]
+                parts.append(struct.pack("<cQI", b"C", off + at, len(piece)))
+                parts.append(piece)
     with open(out, "wb") as o:
         o.write(b"".join(parts))
 
@@ -181,15 +189,15 @@ def digest(path):
     with open(path, "rb") as f:
         disks = parse(f.read())
     for i, (size, chunks) in enumerate(disks, 1):
+        if size > DIGEST_MAX:
+            print(i, size, "-")
+            continue
         h = hashlib.sha256()
         at = 0
         for off, b in chunks:
             h.update(bytes(off - at))
             h.update(b)
             at = off + len(b)
-        if size > DIGEST_MAX:
-            print(i, size, "-")
-            continue
         while at < size:
             n = min(size - at, BLOCK)
             h.update(bytes(n))
