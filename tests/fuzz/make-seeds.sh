@@ -63,8 +63,8 @@ pack_disks() {
 		set -- $(PACK_UNPACK "$T/packed" "$T/un/disk")
 		"$BMAPGEN" "$@" > "$T/map2" 2>/dev/null
 		rm -f "$@"
-		# the same map, but for the image names in "v" lines
-		if ! cmp -s <(cut -d' ' -f1-4 "$T/map1") <(cut -d' ' -f1-4 "$T/map2"); then
+		# the same map: ranges, devices and paths
+		if ! cmp -s "$T/map1" "$T/map2"; then
 			echo "make-seeds: $name: its map changed without file data; left out" >&2
 			rm -f "$T/packed"
 		fi
