@@ -42,7 +42,8 @@ if [ "${2:-}" = --report ]; then
 fi
 WANT=${2:?cpu seconds per target}; JOBS=${3:-2}; CHUNK=${4:-900}; NOTE=${5:-}
 [ -x /usr/bin/time ] || { echo "campaign: needs GNU time (/usr/bin/time)" >&2; exit 2; }
-[ -f "$B/fuzz-seeds.done" ] || {
+[ -f "$B/fuzz-seeds.done" ] && [ -d "$B/fuzz-seeds/maps" ] || {
+	rm -rf "$B/fuzz-seeds"
 	BMAPGEN="$B/bmapgen" "$SRC/tests/fuzz/make-seeds.sh" "$B/fuzz-seeds" &&
 		touch "$B/fuzz-seeds.done"
 }
@@ -52,7 +53,7 @@ touch "$R/.start"
 
 # one job: pick, run, record, until every target is done
 job() {
-	local name have work st u s extra
+	local name have work st u s extra sd
 	while [ ! -e "$B/fuzz-stop" ]; do
 		while [ -e "$B/fuzz-pause" ] && [ ! -e "$B/fuzz-stop" ]; do sleep 20; done
 		exec 9> "$B/fuzz-pick.lock"
@@ -72,11 +73,15 @@ job() {
 		mkdir -p "$work"
 		extra=()
 		[ -d "$SRC/tests/fuzz/seeds/$name" ] && extra=("$SRC/tests/fuzz/seeds/$name")
+		case $name in # as run-fuzz.sh
+		fuzz-mapread | fuzz-trace) sd=$B/fuzz-seeds/maps ;;
+		fuzz-qcow2) sd=$B/fuzz-seeds/qcow2 ;; *) sd=$B/fuzz-seeds ;;
+		esac
 		/usr/bin/time -f "%U %S" -o "$R/$name.time" nice -n 19 \
 			"$B/tests/fuzz/$name" -max_total_time="$CHUNK" \
 			-max_len=4194304 -rss_limit_mb=2048 -timeout=20 -reload=0 \
 			-artifact_prefix="$B/fuzz-crashes/$name-" \
-			"$work" "$B/fuzz-seeds" "${extra[@]}" > "$B/fuzz-work/$name.camp.log" 2>&1
+			"$work" "$sd" "${extra[@]}" > "$B/fuzz-work/$name.camp.log" 2>&1
 		st=$?
 		# (the last line: GNU time first notes a non-zero exit)
 		read -r u s < <(tail -n 1 "$R/$name.time")

@@ -32,7 +32,10 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 MAX=4194304
 PACK() { /usr/bin/python3 "$SRC/tests/fuzz/sparse.py" pack "$@"; }
 PACK_UNPACK() { /usr/bin/python3 "$SRC/tests/fuzz/sparse.py" unpack "$@"; }
-mkdir -p "$D"
+# Text and qcow2 seeds go to subdirectories, so that fuzz-mapread and
+# fuzz-trace get only maps, fuzz-qcow2 only qcow2 files (seed_dir);
+# libFuzzer reads the disk targets' DIR recursively.
+mkdir -p "$D/maps" "$D/qcow2"
 T=$(mktemp -d)
 cleanup() {
 	mountpoint -q "$T/mnt" 2>/dev/null && umount "$T/mnt"
@@ -56,7 +59,7 @@ pack_disks() {
 	if [ "$(stat -c %s "$T/packed")" -gt 262144 ] && [ -n "${BMAPGEN:-}" ]; then
 		"$BMAPGEN" "$@" > "$T/map1" 2>/dev/null
 		# the map itself is a seed for fuzz-mapread and fuzz-trace
-		cp "$T/map1" "$D/${name%.sparse}.map"
+		cp "$T/map1" "$D/maps/${name%.sparse}.map"
 		PACK --zero-files "$T/map1" "$T/packed" "$@"
 		mkdir -p "$T/un"
 		# shellcheck disable=SC2046 # one word per disk file (no spaces in $T)
@@ -74,7 +77,7 @@ pack_disks() {
 
 # (the demo disk is 16 MiB: packed, like every disk over -max_len)
 xz -dc "$SRC/tests/images/demo.img.xz" > "$T/demo.img"
-[ -n "${BMAPGEN:-}" ] && "$BMAPGEN" "$T/demo.img" > "$D/demo.map" 2>/dev/null
+[ -n "${BMAPGEN:-}" ] && "$BMAPGEN" "$T/demo.img" > "$D/maps/demo.map" 2>/dev/null
 pack_disks demo.sparse "$T/demo.img"
 rm -f "$T/demo.img"
 cp "$SRC"/tests/fuzz/regress/* "$D/" 2>/dev/null
@@ -99,6 +102,11 @@ if [ -d "$corpus" ]; then
 		fi
 	done
 fi
+
+# the corpus's and the regression inputs' qcow files, for fuzz-qcow2
+for f in "$D"/*.qcow "$D"/*.qcow2; do
+	[ -f "$f" ] && mv "$f" "$D/qcow2/"
+done
 
 # The project's images, one seed per multi-disk set: lvm-a1..a3 are one
 # VG, md-r1-a/-b one array; the others are one disk each.
@@ -127,7 +135,7 @@ if command -v qemu-img > /dev/null; then
 		q=$((q + 1))
 		# shellcheck disable=SC2086
 		qemu-img convert $o -O qcow2 "$T/demo.img" "$T/q.qcow2" 2>/dev/null &&
-			keep "demo-$q.qcow2" "$T/q.qcow2"
+			keep "qcow2/demo-$q.qcow2" "$T/q.qcow2"
 	done
 	rm -f "$T/demo.img"
 fi
