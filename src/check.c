@@ -20,7 +20,6 @@
 #define ESP_GUID "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 #define ALIGN (1024 * 1024)
 
-
 /* First image range of V[off, off+len). */
 struct first_range {
 	unsigned disk;
