@@ -111,6 +111,12 @@ struct bm_volume *bm_volume_slice(struct bm_volume *parent, uint64_t start,
  * they do not print: the caller names the object in its bm_warn(). */
 int bm_read(struct bm_volume *v, void *buf, size_t len, uint64_t off);
 
+/* SHA-256 of V's bytes [OFF, END), read in pieces of BUFLEN into BUF,
+ * as lowercase hex.  Returns 0, or -1 (errno set) with *BAD the offset
+ * of the read that failed. */
+int bm_volume_sha256(struct bm_volume *v, uint64_t off, uint64_t end,
+		     uint8_t *buf, size_t buflen, char hex[65], uint64_t *bad);
+
 /* Map through V: range checked, then v->ops->map. */
 int bm_volume_map(struct bm_volume *v, uint64_t off, uint64_t len,
 		  unsigned flags, bm_range_cb cb, void *opaque);

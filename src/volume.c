@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sha256.h"
 
 struct bm_volume *bm_volume_new(struct bm_ctx *ctx,
 				const struct bm_volume_ops *ops, void *priv,
@@ -133,6 +134,27 @@ struct bm_volume *bm_volume_slice(struct bm_volume *parent, uint64_t start,
 	struct slice *s = bm_malloc(sizeof *s);
 	s->start = start;
 	return bm_volume_new(parent->ctx, &slice_ops, s, size, dev, parent);
+}
+
+int bm_volume_sha256(struct bm_volume *v, uint64_t off, uint64_t end,
+		     uint8_t *buf, size_t buflen, char hex[65], uint64_t *bad)
+{
+	struct bm_sha256 s;
+	bm_sha256_init(&s);
+	/* Terminates: OFF grows by at least one byte per round. */
+	while (off < end) {
+		size_t n = end - off < buflen ? (size_t)(end - off) : buflen;
+		if (bm_read(v, buf, n, off) < 0) {
+			*bad = off;
+			return -1;
+		}
+		bm_sha256_update(&s, buf, n);
+		off += n;
+	}
+	uint8_t dg[32];
+	bm_sha256_final(&s, dg);
+	bm_sha256_hex(dg, hex);
+	return 0;
 }
 
 /* --- memory volumes ----------------------------------------------- */

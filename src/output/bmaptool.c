@@ -252,29 +252,17 @@ int bm_write_bmaptool(struct bm_ctx *ctx, FILE *out)
 
 	int err = 0;
 	for (size_t i = 0; i < blocks.n && !err; i++) {
-		struct bm_sha256 s;
-		bm_sha256_init(&s);
-		uint64_t pos = blocks.v[i].a * BLOCK;
-		uint64_t end = blocks.v[i].b * BLOCK;
+		uint64_t end = blocks.v[i].b * BLOCK, bad;
 		if (end > d->size)
 			end = d->size; /* a short last block */
-		while (pos < end) {
-			size_t n = end - pos < CHUNK ? (size_t)(end - pos)
-						     : CHUNK;
-			if (bm_read(d, buf, n, pos) < 0) {
-				bm_fail(ctx, d->dev, pos, "cannot read: %s",
-					strerror(errno));
-				err = -1;
-				errno = EIO;
-				break;
-			}
-			bm_sha256_update(&s, buf, n);
-			pos += n;
+		char hex[65] = "";
+		if (bm_volume_sha256(d, blocks.v[i].a * BLOCK, end, buf, CHUNK,
+				     hex, &bad) < 0) {
+			bm_fail(ctx, d->dev, bad, "cannot read: %s",
+				strerror(errno));
+			err = -1;
+			errno = EIO;
 		}
-		uint8_t dg[32];
-		char hex[65];
-		bm_sha256_final(&s, dg);
-		bm_sha256_hex(dg, hex);
 		if (blocks.v[i].b - blocks.v[i].a == 1)
 			bm_str_printf(&x, "        <Range chksum=\"%s\"> %llu "
 				      "</Range>\n", hex,

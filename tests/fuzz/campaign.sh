@@ -42,18 +42,16 @@ if [ "${2:-}" = --report ]; then
 fi
 WANT=${2:?cpu seconds per target}; JOBS=${3:-2}; CHUNK=${4:-900}; NOTE=${5:-}
 [ -x /usr/bin/time ] || { echo "campaign: needs GNU time (/usr/bin/time)" >&2; exit 2; }
-[ -f "$B/fuzz-seeds.done" ] && [ -d "$B/fuzz-seeds/maps" ] || {
-	rm -rf "$B/fuzz-seeds"
-	BMAPGEN="$B/bmapgen" "$SRC/tests/fuzz/make-seeds.sh" "$B/fuzz-seeds" &&
-		touch "$B/fuzz-seeds.done"
-}
+# shellcheck source=tests/fuzz/common.sh
+. "$SRC/tests/fuzz/common.sh"
+fuzz_seeds "$B" "$SRC"
 R=$B/fuzz-running; mkdir -p "$R" "$B/fuzz-crashes"
 rm -f "$R"/* "$B/fuzz-stop"
 touch "$R/.start"
 
 # one job: pick, run, record, until every target is done
 job() {
-	local name have work st u s extra sd
+	local name have st u s
 	while [ ! -e "$B/fuzz-stop" ]; do
 		while [ -e "$B/fuzz-pause" ] && [ ! -e "$B/fuzz-stop" ]; do sleep 20; done
 		exec 9> "$B/fuzz-pick.lock"
@@ -69,19 +67,12 @@ job() {
 		fi
 		touch "$R/$name"
 		exec 9>&-
-		work=$B/fuzz-work/$name
-		mkdir -p "$work"
-		extra=()
-		[ -d "$SRC/tests/fuzz/seeds/$name" ] && extra=("$SRC/tests/fuzz/seeds/$name")
-		case $name in # as run-fuzz.sh
-		fuzz-mapread | fuzz-trace) sd=$B/fuzz-seeds/maps ;;
-		fuzz-qcow2) sd=$B/fuzz-seeds/qcow2 ;; *) sd=$B/fuzz-seeds ;;
-		esac
+		fuzz_corpus "$B" "$SRC" "$name"
 		/usr/bin/time -f "%U %S" -o "$R/$name.time" nice -n 19 \
 			"$B/tests/fuzz/$name" -max_total_time="$CHUNK" \
-			-max_len=4194304 -rss_limit_mb=2048 -timeout=20 -reload=0 \
+			"${FUZZ_OPTS[@]}" -reload=0 \
 			-artifact_prefix="$B/fuzz-crashes/$name-" \
-			"$work" "$sd" "${extra[@]}" > "$B/fuzz-work/$name.camp.log" 2>&1
+			"${FUZZ_DIRS[@]}" > "$B/fuzz-work/$name.camp.log" 2>&1
 		st=$?
 		# (the last line: GNU time first notes a non-zero exit)
 		read -r u s < <(tail -n 1 "$R/$name.time")

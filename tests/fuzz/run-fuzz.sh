@@ -9,30 +9,19 @@
 set -u
 B=${1:?build dir}; SECS=${2:-10}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-seeds="$B/fuzz-seeds"
-# (made again when they predate the maps/ and qcow2/ subdirectories)
-if [ ! -f "$seeds.done" ] || [ ! -d "$seeds/maps" ]; then
-	rm -rf "$seeds"
-	BMAPGEN="$B/bmapgen" "$SRC/tests/fuzz/make-seeds.sh" "$seeds" && touch "$seeds.done"
-fi
+# shellcheck source=tests/fuzz/common.sh
+. "$SRC/tests/fuzz/common.sh"
+fuzz_seeds "$B" "$SRC"
 mkdir -p "$B/fuzz-crashes"
 fail=0; n=0
 for t in "$B"/tests/fuzz/fuzz-*; do
 	[ -x "$t" ] && [ -f "$t" ] || continue
 	name=$(basename "$t")
-	work="$B/fuzz-work/$name"
-	mkdir -p "$work"
-	# committed seeds of one target (inputs that are not disk images)
-	extra=()
-	[ -d "$SRC/tests/fuzz/seeds/$name" ] && extra=("$SRC/tests/fuzz/seeds/$name")
-	# the map and log readers get maps, the qcow2 layer qcow2 files
-	case $name in
-	fuzz-mapread | fuzz-trace) sd=$seeds/maps ;; fuzz-qcow2) sd=$seeds/qcow2 ;; *) sd=$seeds ;;
-	esac
+	fuzz_corpus "$B" "$SRC" "$name"
 	n=$((n + 1))
-	if "$t" -max_total_time="$SECS" -max_len=4194304 -rss_limit_mb=2048 \
-		-timeout=20 -artifact_prefix="$B/fuzz-crashes/$name-" \
-		"$work" "$sd" "${extra[@]}" > "$B/fuzz-work/$name.log" 2>&1; then
+	if "$t" -max_total_time="$SECS" "${FUZZ_OPTS[@]}" \
+		-artifact_prefix="$B/fuzz-crashes/$name-" \
+		"${FUZZ_DIRS[@]}" > "$B/fuzz-work/$name.log" 2>&1; then
 		echo "ok - $name ($(grep -o 'exec/s: [0-9]*' "$B/fuzz-work/$name.log" | tail -1))"
 	else
 		echo "FAIL - $name: see $B/fuzz-work/$name.log"

@@ -43,21 +43,11 @@ int main(int argc, char **argv)
 			       (unsigned long long)vols[d]->size);
 			continue;
 		}
-		struct bm_sha256 s;
-		bm_sha256_init(&s);
-		for (uint64_t off = 0; off < vols[d]->size;) {
-			size_t len = sizeof buf;
-			if (len > vols[d]->size - off)
-				len = vols[d]->size - off;
-			if (bm_read(vols[d], buf, len, off) != 0)
-				return 1;
-			bm_sha256_update(&s, buf, len);
-			off += len;
-		}
-		uint8_t dg[32];
 		char hex[65];
-		bm_sha256_final(&s, dg);
-		bm_sha256_hex(dg, hex);
+		uint64_t bad;
+		if (bm_volume_sha256(vols[d], 0, vols[d]->size, buf, sizeof buf,
+				     hex, &bad) < 0)
+			return 1;
 		printf("%u %llu %s\n", d + 1,
 		       (unsigned long long)vols[d]->size, hex);
 	}
