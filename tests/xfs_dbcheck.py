@@ -244,7 +244,7 @@ def main():
     if geo["logstart"]:
         want.append("xfs log")
     for feat, obj in (("FINOBT", "xfs free inode btree"), ("RMAPBT", "xfs rmap btree"),
-                      ("REFLINK", "xfs refcount btree")):
+                      ("REFLINK", "xfs refcount btree"), ("QUOTA", "xfs quota")):
         if feat in feats:
             want.append(obj)
     have = {o.path for o in bmap.objects_of("m")}

@@ -109,8 +109,8 @@ for f in "$D"/*.qcow "$D"/*.qcow2; do
 done
 
 # The project's images, one seed per multi-disk set: lvm-a1..a3 are one
-# VG, md-r1-a/-b one array; the others are one disk each.
-for f in "$SRC"/tests/images/{lvm,md,oracle}-*.img.xz; do
+# VG, md-r1-a/-b one array; the others (and xfs-quota) are one disk each.
+for f in "$SRC"/tests/images/{lvm,md,oracle,xfs}-*.img.xz; do
 	basename "$f" .img.xz | sed -E 's/^(lvm-[a-z])[0-9]+$/\1/; s/^(md-.*)-[a-z]$/\1/'
 done | sort -u | while read -r set; do
 	rm -f "$T"/set-*
