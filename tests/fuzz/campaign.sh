@@ -17,6 +17,9 @@
 # While BUILD/fuzz-pause exists no chunk starts (a test run wants the
 # CPU); creating BUILD/fuzz-stop ends the campaign after the running
 # chunks.  A chunk interrupted with SIGINT exits 72 and counts its time.
+# A campaign killed outright loses at most the last 5 s of its running
+# chunks: their CPU time is polled from /proc, and the next campaign
+# records it with the status "killed".
 #
 # usage: campaign.sh BUILD CPU_SECONDS [JOBS [CHUNK [NOTE]]]
 #        campaign.sh BUILD --report
@@ -46,12 +49,29 @@ WANT=${2:?cpu seconds per target}; JOBS=${3:-2}; CHUNK=${4:-900}; NOTE=${5:-}
 . "$SRC/tests/fuzz/common.sh"
 fuzz_seeds "$B" "$SRC"
 R=$B/fuzz-running; mkdir -p "$R" "$B/fuzz-crashes"
+# chunks of a campaign that was killed (SIGKILL, the machine stopped):
+# their CPU time at the last poll, status "killed"
+cat "$R"/*.partial >> "$L" 2> /dev/null
 rm -f "$R"/* "$B/fuzz-stop"
 touch "$R/.start"
 
+# partial NAME PID: write NAME's ledger line so far to $R/NAME.partial,
+# from the user and system clock ticks of PID in /proc/PID/stat (fields
+# 14 and 15; field 2, the command, is in parentheses and may hold spaces)
+TCK=$(getconf CLK_TCK)
+partial() {
+	local f
+	[ -n "$2" ] && read -r -a f < <(sed 's/.*) //' "/proc/$2/stat" 2> /dev/null) &&
+		[ "${#f[@]}" -gt 12 ] || return 0
+	# (fields from 3 on: utime is f[11], stime f[12])
+	printf '%s\t%s\tkilled\t%s\t%s\n' "$1" "$(echo "scale=2; (${f[11]} + ${f[12]}) / $TCK" | bc)" \
+		"$(date -u +%Y-%m-%dT%H:%M)" "$NOTE (killed; CPU at the last 5-s poll)" > "$R/$1.partial.tmp" &&
+		mv "$R/$1.partial.tmp" "$R/$1.partial"
+}
+
 # one job: pick, run, record, until every target is done
 job() {
-	local name have st u s
+	local name have st u s tpid
 	while [ ! -e "$B/fuzz-stop" ]; do
 		while [ -e "$B/fuzz-pause" ] && [ ! -e "$B/fuzz-stop" ]; do sleep 20; done
 		exec 9> "$B/fuzz-pick.lock"
@@ -72,10 +92,23 @@ job() {
 			"$B/tests/fuzz/$name" -max_total_time="$CHUNK" \
 			"${FUZZ_OPTS[@]}" -reload=0 \
 			-artifact_prefix="$B/fuzz-crashes/$name-" \
-			"${FUZZ_DIRS[@]}" > "$B/fuzz-work/$name.camp.log" 2>&1
+			"${FUZZ_DIRS[@]}" > "$B/fuzz-work/$name.camp.log" 2>&1 &
+		tpid=$!
+		# Meanwhile the fuzzer's CPU time so far (nice execs it: it is
+		# time's child) is kept in $R/NAME.partial as a ledger line, for
+		# a campaign killed outright (ends: time exits when the fuzzer
+		# does, after at most CHUNK seconds and -timeout per input).
+		while kill -0 "$tpid" 2> /dev/null; do
+			sleep 5
+			partial "$name" "$(pgrep -P "$tpid" | head -n 1)"
+		done
+		wait "$tpid"
 		st=$?
 		# (the last line: GNU time first notes a non-zero exit)
 		read -r u s < <(tail -n 1 "$R/$name.time")
+		# the partial line goes first: a kill in between loses the
+		# chunk rather than counting it twice
+		rm -f "$R/$name.partial"
 		printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$(echo "$u + $s" | bc)" "$st" \
 			"$(date -u +%Y-%m-%dT%H:%M)" "$NOTE" >> "$L"
 		if [ "$st" != 0 ] && [ "$st" != 72 ]; then
