@@ -2,8 +2,10 @@
  * metadata area checksums, metadata text wrapping around the circular
  * buffer, and the striped/linear mapping at every chunk and extent edge
  * (each PV sector is stamped with its own address; reading and mapping an
- * LV byte range must agree with a per-sector computation done here); an
- * unsupported segment type (vdo) is reported while the rest still maps.
+ * LV byte range must agree with a per-sector computation done here); a
+ * writecache LV whose cache table (written here) holds some blocks,
+ * replaced, uncommitted and bad entries; an unsupported segment type
+ * (vdo) is reported while the rest still maps.
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stdlib.h>
@@ -42,6 +44,20 @@ static const char *meta_text =
 	"  segment1 { start_extent = 0 extent_count = 9 type = \"striped\"\n"
 	"             stripe_count = 3 stripe_size = 24\n"
 	"             stripes = [\"pv0\", 0, \"pv1\", 10, \"pv0\", 30] }\n"
+	"}\n"
+	"wc { status = [\"READ\", \"WRITE\", \"VISIBLE\"] segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 4 type = \"writecache\"\n"
+	"             writecache = \"fast_cvol\" origin = \"wc_wcorig\"\n"
+	"             writecache_block_size = 4096 }\n"
+	"}\n"
+	"wc_wcorig { status = [\"READ\", \"WRITE\"] segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 4 type = \"striped\"\n"
+	"             stripe_count = 1 stripes = [\"pv0\", 40] }\n"
+	"}\n"
+	"fast_cvol { status = [\"READ\", \"WRITE\"] flags = [\"CACHE_VOL\"]\n"
+	"  segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 2 type = \"striped\"\n"
+	"             stripe_count = 1 stripes = [\"pv1\", 40] }\n"
 	"}\n"
 	"}\n"
 	"}\n"
@@ -84,10 +100,74 @@ static void make_pv(uint8_t *img, int idx, const char *uuid,
 	bm_put_le32(m, bm_lvm_crc(LVM_INITIAL_CRC, m + 4, 512 - 4));
 }
 
+/* The writecache LV "wc": origin on pv0 at extent 40, cache volume on
+ * pv1 at extent 40 (2 extents: dm-writecache fits 31 blocks of 4 KiB
+ * and one block of table).  WC_BLOCKS[b] is the cache block holding
+ * LV block b, or -1: written by write_wc(), expected by expect(). */
+#define WC_BS 4096u
+#define WC_CACHE (PE_START + 40 * EXTENT)
+static int wc_blocks[4 * EXTENT / WC_BS];
+
+/* Write the cache table into pv1 (IMG).  Entries (block, seq): free
+ * entries are all ones; the superblock's seq_count is 10, so entries
+ * with seq_count 10 or more are not committed.  BAD adds entries that
+ * are not whole blocks of the LV; MAGIC 0 destroys the superblock. */
+static void write_wc(uint8_t *img, bool bad, uint32_t magic)
+{
+	uint8_t *c = img + WC_CACHE;
+	memset(c, 0, WC_BS);
+	bm_put_le32(c, magic);
+	bm_put_le32(c + 4, 1);
+	bm_put_le32(c + 8, WC_BS);
+	bm_put_le64(c + 16, 31);
+	bm_put_le64(c + 24, 10);
+	static const struct { uint64_t sector, seq; } e[] = {
+		{ 8, 3 },    /* 0: block 1, replaced by entry 1 */
+		{ 8, 5 },    /* 1: block 1 */
+		{ 16, 10 },  /* 2: block 2, not committed */
+		{ 24, 7 },   /* 3..5: blocks 3, 4, 5 in cache blocks 3..5 */
+		{ 32, 7 },
+		{ 40, 8 },
+		{ 504, 1 },  /* 6: block 63, the LV's last */
+		{ 0, 2 },    /* 7, 8: block 0 twice with one seq_count: */
+		{ 0, 2 },    /*       the later entry counts */
+		{ 9, 1 },    /* 9: not block-aligned (BAD) */
+		{ 512, 1 },  /* 10: past the LV (BAD) */
+		{ 48, 11 },  /* 11: block 6, not committed */
+	};
+	for (unsigned i = 0; i < 31; i++) {
+		uint64_t sector = UINT64_MAX, seq = UINT64_MAX;
+		if (i < sizeof e / sizeof e[0] && (bad || (i != 9 && i != 10))) {
+			sector = e[i].sector;
+			seq = e[i].seq;
+		}
+		bm_put_le64(c + 64 + 16 * i, sector);
+		bm_put_le64(c + 64 + 16 * i + 8, seq);
+	}
+	for (size_t b = 0; b < sizeof wc_blocks / sizeof *wc_blocks; b++)
+		wc_blocks[b] = -1;
+	if (magic == 0x23489321u) {
+		wc_blocks[0] = 8;
+		wc_blocks[1] = 1;
+		wc_blocks[3] = 3;
+		wc_blocks[4] = 4;
+		wc_blocks[5] = 5;
+		wc_blocks[63] = 6;
+	}
+}
+
 /* Where LV byte OFF lies: disk (1 or 2) and PV byte offset. */
 static void expect(const char *lv, uint64_t off, unsigned *disk,
 		   uint64_t *poff)
 {
+	if (strcmp(lv, "wc") == 0) {
+		int cb = wc_blocks[off / WC_BS];
+		*disk = cb < 0 ? 1 : 2;
+		*poff = cb < 0 ? PE_START + 40 * EXTENT + off
+			       : WC_CACHE + WC_BS + (uint64_t)cb * WC_BS +
+					 off % WC_BS;
+		return;
+	}
 	if (strcmp(lv, "lin") == 0) {
 		if (off < 3 * EXTENT) {
 			*disk = 2;
@@ -163,7 +243,8 @@ static void check_lv(struct bm_ctx *ctx, const char *name, uint64_t size)
 	uint64_t edges[] = { 0, 1, 511, 512, STRIPE - 1, STRIPE, STRIPE + 1,
 			     2 * STRIPE - 1, 3 * STRIPE, 3 * STRIPE + 7,
 			     EXTENT - 1, EXTENT, 3 * EXTENT - 1, 3 * EXTENT,
-			     3 * EXTENT + 1 };
+			     3 * EXTENT + 1, WC_BS - 1, WC_BS, 2 * WC_BS + 5,
+			     6 * WC_BS - 1, 63 * WC_BS - 1, 63 * WC_BS };
 	size_t ne = sizeof edges / sizeof edges[0];
 	bad = 0;
 	for (size_t i = 0; i < ne; i++)
@@ -203,6 +284,7 @@ int main(void)
 	uint8_t *a = malloc(PV_SIZE), *b = malloc(PV_SIZE);
 	make_pv(a, 0, "PV" "000000000000000000000000000000", meta_text);
 	make_pv(b, 1, "PV" "111111111111111111111111111111", meta_text);
+	write_wc(b, false, 0x23489321u);
 
 	/* CRC against a value lvm2 wrote (a label sector of a real PV is
 	 * checked by the image tests; here a known vector): the CRC of no
@@ -217,9 +299,28 @@ int main(void)
 	CHECK(bm_lvm_prober.assemble(ctx) > 0, "VG not assembled");
 	check_lv(ctx, "lin", 5 * EXTENT);
 	check_lv(ctx, "s3", 9 * EXTENT);
+	check_lv(ctx, "wc", 4 * EXTENT);
 	CHECK(bm_ctx_status(ctx) == BM_OK, "warnings: status %d",
 	      bm_ctx_status(ctx));
 	bm_ctx_free(ctx);
+
+	/* Entries that are no whole block of the LV are reported and
+	 * ignored; a cache without its superblock is reported and the LV
+	 * mapped through its origin. */
+	for (int k = 0; k < 2; k++) {
+		write_wc(b, k == 0, k == 0 ? 0x23489321u : 0);
+		ctx = bm_ctx_new(NULL);
+		va = bm_volume_memory(ctx, a, PV_SIZE, "/dev/sda", 1);
+		vb = bm_volume_memory(ctx, b, PV_SIZE, "/dev/sdb", 2);
+		bm_probe_volume(va);
+		bm_probe_volume(vb);
+		CHECK(bm_lvm_prober.assemble(ctx) > 0, "VG not assembled");
+		check_lv(ctx, "wc", 4 * EXTENT);
+		check_lv(ctx, "lin", 5 * EXTENT);
+		CHECK(bm_ctx_status(ctx) == BM_WARN,
+		      "writecache case %d not reported", k);
+		bm_ctx_free(ctx);
+	}
 
 	/* An unsupported segment type (vdo) is reported as not mapped; the
 	 * other LVs still map. */
@@ -232,6 +333,7 @@ int main(void)
 			       strstr(vdo, "lin {"));
 	make_pv(a, 0, "PV" "000000000000000000000000000000", t2);
 	make_pv(b, 1, "PV" "111111111111111111111111111111", t2);
+	write_wc(b, false, 0x23489321u);
 	ctx = bm_ctx_new(NULL);
 	va = bm_volume_memory(ctx, a, PV_SIZE, "/dev/sda", 1);
 	vb = bm_volume_memory(ctx, b, PV_SIZE, "/dev/sdb", 2);

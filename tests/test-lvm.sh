@@ -2,9 +2,9 @@
 # LVM2 tests on the images made by tests/images/mk-lvm.sh in the
 # libguestfs appliance (this kernel has no device-mapper).
 #
-# For each image set (A, B; C has cache LVs): bmapgen must map it without
-# warnings; every LV's `l` object must equal LVM's own PV segment report
-# (tests/lvm_check.py);
+# For each image set (A, B; C has a dm-cache and a writecache LV):
+# bmapgen must map it without warnings; every LV's `l` object must equal
+# LVM's own PV segment report (tests/lvm_check.py);
 # the tagged tree in every LV must be found with 100 % recall and nothing
 # misattributed (tests/oracle/tagscan.py, per LV device); on mirrored LVs
 # every tagged sector must be found, and mapped, twice; record-via-NBD
@@ -78,12 +78,14 @@ tagcheck b r10 && copies_all b r10
 tagcheck b mir && copies_all b mir
 
 # Set C: a cached LV (writethrough: the origin is always current) maps
-# through its origin; a writecache LV too, with a warning that blocks
-# dirty in the cache are not mapped.
+# through its origin.  The writecache LV's filesystem is all in its cache
+# volume (mk-lvm.sh filled it, and less than the high watermark was
+# never written back): mapped through the committed entries of the
+# cache's table.  No warning for either.
 st=0
 "$BMAPGEN" lvm-c?.img > c.map 2> c.err || st=$?
-if [ $st = 1 ] && [ "$(grep -c . c.err)" = 1 ] && grep -q "/dev/vgt/wc.*writecache" c.err; then
-	ok "c: bmapgen exit 1, warns about writecache only"
+if [ $st = 0 ] && [ ! -s c.err ] && grep -q " m /dev/vgt/wc <writecache metadata>$" c.map; then
+	ok "c: bmapgen exit 0, no warning, writecache metadata mapped"
 else
 	bad "c: bmapgen exit $st"; cat c.err
 fi
@@ -100,6 +102,15 @@ python3 "$SRCDIR/tests/lvm_check.py" blank-lvs "$IMG/lvm-c.pvsegs.json" \
 	"$IMG/lvm-c.extent.txt" "$(cat "$IMG/lvm-c.disks.txt")" \
 	cpool_cpool_cdata,fast_cvol lvm-c?.img
 tagcheck c cached || true
+# The writecache LV's tags: in the cache volume (wc's own; stale copies
+# on its origin, if any, would be found unmapped), with the other LV and
+# its cache blanked.
+for i in 1 2; do ln -sf lvm-c$i.img lvm-cw$i.img; done
+python3 "$SRCDIR/tests/lvm_check.py" blank-lvs "$IMG/lvm-c.pvsegs.json" \
+	"$IMG/lvm-c.extent.txt" "$(cat "$IMG/lvm-c.disks.txt")" \
+	cpool_cpool_cdata,cached_corig lvm-cw?.img
+cp c.map cw.map
+tagcheck cw wc || true
 
 # The oracle must notice a map that is off by one sector.
 break_map b.map /dev/vgt/r6 broken-b.map
@@ -110,6 +121,13 @@ tagscan_fails "b: /dev/vgt/r6 shifted" --manifest "$IMG/lvm-tree.json" \
 if [ "${LVM_NO_NBD:-}" != 1 ]; then
 	nbdrecord_pass lvm-a --map a.map --max-objects 80 lvm-a?.img
 	nbdrecord_pass lvm-b --map b.map --max-objects 80 lvm-b?.img
+	# The writecache LV: the kernel reads its blocks from the cache
+	# volume.  (Not the dm-cache LV: the kernel reads cached blocks from
+	# the cache's copy, which bmapgen does not map; see README.)
+	awk '!($5 == "/dev/vgt/cached" && ($4 == "f" || $4 == "d"))' c.map > c-wc.map
+	nbdrecord_pass lvm-c-wc --map c-wc.map --max-objects 0 lvm-c?.img
+	break_map c-wc.map /dev/vgt/wc broken-c-wc.map
+	nbdrecord_replay_fails lvm-c-wc broken-c-wc.map lvm-c?.img
 fi
 
 # A missing PV: map set A without its third disk.  Warned (exit 1), and

@@ -14,7 +14,8 @@
 # Set B, 5 disks: raid0, raid4, raid5_ra, raid6 (zr), raid6_nc, raid10,
 # and a mirror with a disk log.
 # Set C, 2 disks: a cached LV (cache pool, writethrough) and a writecache
-# LV (bmapgen must warn that writecache blocks are not mapped).
+# LV (its filesystem, less than the high watermark, stays in the cache
+# volume: nothing is written back before the VG is deactivated).
 #
 # Every LV holds an ext4 filesystem with the "small" tagged tree
 # (tests/oracle/tagtree.py, seed 1; manifest lvm-tree.json) copied under

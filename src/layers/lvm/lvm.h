@@ -8,12 +8,17 @@
  *               mapping and reading, the LV objects (extent footprint)
  *   thin.c      thin-pool metadata (persistent-data btrees) and the
  *               persistent snapshot exception store
+ *   writecache.c dm-writecache's metadata on the cache volume
+ *   remap.c     the block tables all three fill, and reads and maps
+ *               through them
  *   vg.c        assembly of VGs from registered PVs
  *
  * On-disk format: lvm2's doc/ and man pages (lvm.conf(5), vgcfgbackup(8)
  * text format), checked against images made by lvm2 2.03; thin pools:
  * linux Documentation/admin-guide/device-mapper/thin-provisioning.rst
- * and drivers/md/persistent-data; snapshots: dm-snap-persistent.c.
+ * and drivers/md/persistent-data; snapshots: dm-snap-persistent.c;
+ * writecache: Documentation/admin-guide/device-mapper/writecache.rst
+ * and dm-writecache.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -65,7 +70,8 @@ enum lvm_segtype {
 	LVM_SEG_THIN_POOL,
 	LVM_SEG_THIN,
 	LVM_SEG_SNAPSHOT,
-	LVM_SEG_CACHE,      /* cache and writecache: mapped via the origin */
+	LVM_SEG_CACHE,      /* cache and writecache: via the origin, and
+			     * the writecache's table (writecache.c) */
 	LVM_SEG_CACHE_POOL,
 	LVM_SEG_ZERO,       /* zero, error: nothing stored */
 	LVM_SEG_UNMAPPED,   /* vdo, integrity, ...: not mapped (warned) */
@@ -81,8 +87,25 @@ struct lvm_area {
 	uint64_t start;       /* first extent on the PV / LV */
 };
 
-struct lvm_thin_map;
-struct lvm_snap_map;
+/* A block remap (remap.c): COUNT virtual blocks of UNIT bytes from
+ * VSTART are stored at byte BASE + PSTART * UNIT of STORED, for each
+ * run; the blocks between runs are OTHER's (a snapshot's or writecache's
+ * origin) or, without OTHER, not stored (unprovisioned thin blocks,
+ * read as zeros).  Loaders keep every run inside both volumes. */
+struct lvm_run {
+	uint64_t vstart, pstart, count;
+};
+struct lvm_remap {
+	struct lvm_run *r; /* sorted by vstart, not overlapping */
+	size_t n;
+	uint64_t unit, base;
+	struct bm_volume *stored, *other;
+};
+/* One stored block, before runs are made: block V at P; of several
+ * for one V, the highest ORDER (then P) wins. */
+struct lvm_single {
+	uint64_t v, p, order;
+};
 
 struct lvm_seg {
 	enum lvm_segtype type;
@@ -102,8 +125,11 @@ struct lvm_seg {
 	uint64_t device_id;
 	uint64_t chunk_bytes;   /* thin-pool block, snapshot chunk */
 	bool writethrough;      /* cache: the origin is always current */
-	struct lvm_thin_map *thin;
-	struct lvm_snap_map *snap;
+	bool writecache;        /* a writecache (else dm-cache) segment */
+	uint64_t wc_block;      /* writecache_block_size (bytes) */
+	uint64_t wc_start;      /* its start_sector setting (bytes) */
+	/* thin, snapshot, writecache: the block table (NULL: not loaded) */
+	struct lvm_remap *remap;
 };
 
 struct lvm_pvref {
@@ -165,20 +191,31 @@ struct bm_volume *bm_lvm_lv_volume(struct lvm_lv *lv);
 /* Emit LV's extent footprint (its extents and its sub-LVs') as OBJ. */
 void bm_lvm_emit_footprint(struct lvm_lv *lv, bm_obj obj, unsigned depth);
 
-/* thin.c */
+/* remap.c */
+/* Append block V stored at P to M's runs (extending the last run when
+ * both continue it); *CAP is the allocated length. */
+void bm_lvm_run_add(struct lvm_remap *m, size_t *cap, uint64_t v, uint64_t p);
+/* Sort S and append one run entry per block, the winner of each. */
+void bm_lvm_remap_from_singles(struct lvm_remap *m, struct lvm_single *s,
+			       size_t n);
+void bm_lvm_remap_free(struct lvm_remap *m);
+/* Map or read [OFF, OFF+LEN) of the virtual volume through M (NULL:
+ * nothing mapped; reads fail with ENODATA). */
+int bm_lvm_remap_map(const struct lvm_remap *m, uint64_t off, uint64_t len,
+		     unsigned flags, bm_range_cb cb, void *opaque);
+int bm_lvm_remap_read(const struct lvm_remap *m, uint8_t *buf, uint64_t len,
+		      uint64_t off);
+
+/* thin.c: fill SEG->remap, or warn and return -1 */
 int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg);
-void bm_lvm_thin_free(struct lvm_thin_map *m);
-int bm_lvm_thin_map(struct lvm_seg *seg, uint64_t off, uint64_t len,
-		    unsigned flags, bm_range_cb cb, void *opaque);
-int bm_lvm_thin_read(struct lvm_seg *seg, uint8_t *buf, uint64_t len,
-		     uint64_t off);
 int bm_lvm_snap_load(struct lvm_lv *lv, struct lvm_seg *seg);
-void bm_lvm_snap_free(struct lvm_snap_map *m);
-int bm_lvm_snap_map(struct lvm_seg *seg, uint64_t off, uint64_t len,
-		    unsigned flags, bm_range_cb cb, void *opaque);
-int bm_lvm_snap_read(struct lvm_seg *seg, uint8_t *buf, uint64_t len,
-		     uint64_t off);
 /* Emit the pool metadata blocks in use as metadata objects. */
 void bm_lvm_thin_emit_meta(struct lvm_lv *pool, struct lvm_seg *seg);
+
+/* writecache.c: fill SEG->remap from the cache volume's metadata, or
+ * warn and return -1 (the LV is then mapped through its origin). */
+int bm_lvm_wc_load(struct lvm_lv *lv, struct lvm_seg *seg);
+/* Emit the cache volume's superblock and entry table as metadata. */
+void bm_lvm_wc_emit_meta(struct lvm_lv *lv, struct lvm_seg *seg);
 
 #endif

@@ -22,6 +22,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <errno.h>
 #include <libdevmapper.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,6 +374,25 @@ static const char *parse_seg(struct lvm_vg *vg, const struct dm_config_node *s,
 			return "cache without origin";
 		const char *m = get_str(s, "cache_mode");
 		seg->writethrough = m && strcmp(m, "writethrough") == 0;
+		if (type[0] == 'w') {
+			/* lvm2's writecache segment: the block size, and a
+			 * start_sector only as its free-form setting */
+			seg->writecache = true;
+			if (!get_u64(s, "writecache_block_size", &v) ||
+			    v < 512 || v > 65536 || (v & (v - 1)))
+				return "bad writecache_block_size";
+			seg->wc_block = v;
+			const char *k = get_str(s, "writecache_setting_key");
+			const char *val = get_str(s, "writecache_setting_val");
+			if (k && val && strcmp(k, "start_sector") == 0) {
+				char *e;
+				errno = 0;
+				unsigned long long ss = strtoull(val, &e, 10);
+				if (errno || *val < '0' || *val > '9' || *e ||
+				    !bm_mul(ss, LVM_SECTOR, &seg->wc_start))
+					return "bad writecache start_sector";
+			}
+		}
 	} else if (strcmp(type, "cache-pool") == 0) {
 		seg->type = LVM_SEG_CACHE_POOL;
 		const char *m = get_str(s, "cache_mode");
@@ -542,8 +562,7 @@ void bm_lvm_vg_unref(struct lvm_vg *vg)
 			free(s->typename);
 			free(s->areas);
 			free(s->metas);
-			bm_lvm_thin_free(s->thin);
-			bm_lvm_snap_free(s->snap);
+			bm_lvm_remap_free(s->remap);
 		}
 		free(lv->segs);
 		free(lv->name);

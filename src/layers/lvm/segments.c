@@ -11,7 +11,10 @@
  *           rimage sub-LVs;
  *  thin     dm-thin: the pool's block mapping (thin.c);
  *  snapshot dm-snapshot: exception store chunks, else the origin;
- *  cache    dm-cache/dm-writecache: mapped through the origin.
+ *  cache    dm-cache: mapped through the origin (a writeback cache's
+ *           dirty blocks are not mapped: warned);
+ *  writecache dm-writecache: the blocks its table holds on the cache
+ *           volume, the rest through the origin (writecache.c).
  *
  * An LV's object ("l /dev/VG/LV") covers its extent footprint: all PV
  * extents of the LV and of the sub-LVs it is built from (every mirror and
@@ -109,10 +112,12 @@ static int seg_map(struct lvm_lv *lv, struct lvm_seg *seg, uint64_t rel,
 						 opaque)
 				 : 0;
 	case LVM_SEG_THIN:
-		return bm_lvm_thin_map(seg, rel, len, flags, cb, opaque);
 	case LVM_SEG_SNAPSHOT:
-		return bm_lvm_snap_map(seg, rel, len, flags, cb, opaque);
+		return bm_lvm_remap_map(seg->remap, rel, len, flags, cb, opaque);
 	case LVM_SEG_CACHE:
+		if (seg->remap)
+			return bm_lvm_remap_map(seg->remap, rel, len, flags, cb,
+						opaque);
 		if (!seg->lv1 || seg->lv1->state != 2)
 			return 0;
 		return bm_volume_map(seg->lv1->vol, rel, len, flags, cb, opaque);
@@ -160,10 +165,11 @@ static int seg_read(struct lvm_lv *lv, struct lvm_seg *seg, uint8_t *buf,
 		}
 		return bm_read(seg->raid, buf, len, rel);
 	case LVM_SEG_THIN:
-		return bm_lvm_thin_read(seg, buf, len, rel);
 	case LVM_SEG_SNAPSHOT:
-		return bm_lvm_snap_read(seg, buf, len, rel);
+		return bm_lvm_remap_read(seg->remap, buf, len, rel);
 	case LVM_SEG_CACHE:
+		if (seg->remap)
+			return bm_lvm_remap_read(seg->remap, buf, len, rel);
 		if (!seg->lv1 || seg->lv1->state != 2) {
 			errno = ENODATA;
 			return -1;
@@ -377,12 +383,19 @@ static struct bm_volume *lv_volume(struct lvm_lv *lv, unsigned depth)
 			struct lvm_lv *l2 = seg->lv2;
 			parent = sub_volume(&seg->lv1, depth);
 			sub_volume(&seg->lv2, depth);
-			if (!seg->writethrough &&
-			    !(l2 && l2->nsegs && l2->segs[0].writethrough))
+			if (seg->writecache) {
+				/* (warns when it fails: then mapped through
+				 * the origin) */
+				if (parent)
+					bm_lvm_wc_load(lv, seg);
+			} else if (!seg->writethrough &&
+				   !(l2 && l2->nsegs &&
+				     l2->segs[0].writethrough)) {
 				bm_warn(ctx, lv->dev, seg->start,
 					"LVM2 %s LV: mapped through its "
 					"origin; blocks dirty in the cache "
 					"are not mapped", seg->typename);
+			}
 			break;
 		}
 		case LVM_SEG_UNMAPPED:

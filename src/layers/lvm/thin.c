@@ -40,25 +40,6 @@
 
 #define SNAP_MAGIC 0x70416e53u
 
-/* A run of COUNT blocks/chunks: virtual VSTART.. -> stored PSTART.. */
-struct run {
-	uint64_t vstart, pstart, count;
-};
-
-struct lvm_thin_map {
-	struct run *r;
-	size_t n;
-	uint64_t block;          /* data block bytes */
-	struct bm_volume *data;  /* the pool's data LV */
-};
-
-struct lvm_snap_map {
-	struct run *r;
-	size_t n;
-	uint64_t chunk;
-	struct bm_volume *origin, *cow;
-};
-
 /* persistent-data's checksum: crc32c seeded with ~0, not inverted at the
  * end, xor a per-block-type constant.  bm_crc32c() inverts at both ends,
  * so invert its result back. */
@@ -73,8 +54,8 @@ struct walk {
 	struct bm_volume *meta;
 	uint64_t nblocks;
 	struct bm_u64set seen;
-	struct run *r;
-	size_t n, cap;
+	struct lvm_remap *m;
+	size_t cap;
 	bool bad;
 };
 
@@ -134,21 +115,6 @@ static int btree_lookup(struct walk *w, uint64_t root, uint64_t key,
 	return -1;
 }
 
-static void add_run(struct run **r, size_t *n, size_t *cap, uint64_t v,
-		    uint64_t p)
-{
-	if (*n && (*r)[*n - 1].vstart + (*r)[*n - 1].count == v &&
-	    (*r)[*n - 1].pstart + (*r)[*n - 1].count == p) {
-		(*r)[*n - 1].count++;
-		return;
-	}
-	if (*n == *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		*r = bm_reallocarray(*r, *cap, sizeof **r);
-	}
-	(*r)[(*n)++] = (struct run){ v, p, 1 };
-}
-
 /* Collect the leaves of the mapping tree at B in key order.  Each node is
  * visited once (SEEN), so the walk is bounded by the metadata size. */
 static void walk_tree(struct walk *w, uint64_t b, int depth)
@@ -173,8 +139,8 @@ static void walk_tree(struct walk *w, uint64_t b, int depth)
 	for (uint32_t i = 0; i < nr; i++) {
 		uint64_t v = bm_le64(vals + 8 * i);
 		if (leaf)
-			add_run(&w->r, &w->n, &w->cap, bm_le64(keys + 8 * i),
-				v >> 24);
+			bm_lvm_run_add(w->m, &w->cap, bm_le64(keys + 8 * i),
+				       v >> 24);
 		else
 			walk_tree(w, v, depth + 1);
 	}
@@ -182,7 +148,7 @@ static void walk_tree(struct walk *w, uint64_t b, int depth)
 
 static int cmp_run(const void *a, const void *b)
 {
-	const struct run *x = a, *y = b;
+	const struct lvm_run *x = a, *y = b;
 	return x->vstart < y->vstart ? -1 : x->vstart > y->vstart;
 }
 
@@ -232,6 +198,7 @@ int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg)
 			(unsigned long long)seg->device_id, lv->name);
 		return -1;
 	}
+	struct lvm_remap *m = w.m = bm_calloc(1, sizeof *m);
 	walk_tree(&w, root, 0);
 	bm_u64set_free(&w.seen);
 	if (w.bad)
@@ -239,17 +206,17 @@ int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg)
 			"thin device %llu: mapping tree damaged: thin LV %s "
 			"mapped in part", (unsigned long long)seg->device_id,
 			lv->name);
-	if (w.n)
-		bm_qsort(w.r, w.n, sizeof *w.r, cmp_run);
+	if (m->n)
+		bm_qsort(m->r, m->n, sizeof *m->r, cmp_run);
 	/* Drop what lies outside the LV or the pool, and overlaps. */
 	struct bm_volume *data = ps->lv2->vol;
 	uint64_t vmax = lv->size / bs, pmax = data->size / bs;
 	size_t k = 0;
-	for (size_t i = 0; i < w.n; i++) {
-		struct run r = w.r[i];
+	for (size_t i = 0; i < m->n; i++) {
+		struct lvm_run r = m->r[i];
 		if (r.vstart >= vmax || r.count > vmax - r.vstart ||
 		    r.pstart >= pmax || r.count > pmax - r.pstart ||
-		    (k && w.r[k - 1].vstart + w.r[k - 1].count > r.vstart)) {
+		    (k && m->r[k - 1].vstart + m->r[k - 1].count > r.vstart)) {
 			bm_warn(ctx, w.dev, BM_NO_OFFSET,
 				"thin device %llu: block %llu maps outside "
 				"the LV or pool: skipped",
@@ -257,135 +224,13 @@ int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg)
 				(unsigned long long)r.vstart);
 			continue;
 		}
-		w.r[k++] = r;
+		m->r[k++] = r;
 	}
-	struct lvm_thin_map *m = bm_calloc(1, sizeof *m);
-	m->r = w.r;
 	m->n = k;
-	m->block = bs;
-	m->data = data;
-	seg->thin = m;
+	m->unit = bs;
+	m->stored = data;
+	seg->remap = m;
 	return 0;
-}
-
-void bm_lvm_thin_free(struct lvm_thin_map *m)
-{
-	if (!m)
-		return;
-	free(m->r);
-	free(m);
-}
-
-/* First run ending after virtual unit U. */
-static size_t run_find(const struct run *r, size_t n, uint64_t u)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (r[mid].vstart + r[mid].count <= u)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* Walk [OFF, OFF+LEN) over runs of UNIT bytes: mapped pieces go to
- * FN(stored offset), the gaps to GAP.  Each pass advances OFF. */
-struct piece_ops {
-	int (*mapped)(void *o, uint64_t poff, uint64_t len, uint64_t done);
-	int (*gap)(void *o, uint64_t off, uint64_t len, uint64_t done);
-};
-
-static int walk_runs(const struct run *r, size_t n, uint64_t unit,
-		     uint64_t off, uint64_t len, const struct piece_ops *ops,
-		     void *o)
-{
-	uint64_t done = 0;
-	size_t i = run_find(r, n, off / unit);
-	while (done < len) {
-		uint64_t cur = off + done, u = cur / unit;
-		uint64_t left = len - done, piece;
-		if (i < n && r[i].vstart <= u) {
-			uint64_t end = (r[i].vstart + r[i].count) * unit;
-			piece = end - cur < left ? end - cur : left;
-			uint64_t p = (r[i].pstart + (u - r[i].vstart)) * unit +
-				     cur % unit;
-			if (ops->mapped(o, p, piece, done) < 0)
-				return -1;
-			i++;
-		} else {
-			uint64_t end = i < n ? r[i].vstart * unit : UINT64_MAX;
-			piece = end - cur < left ? end - cur : left;
-			if (ops->gap(o, cur, piece, done) < 0)
-				return -1;
-		}
-		done += piece;
-	}
-	return 0;
-}
-
-struct mapctx {
-	struct bm_volume *stored, *other; /* other: snapshot origin */
-	unsigned flags;
-	bm_range_cb cb;
-	void *opaque;
-	uint8_t *buf;
-};
-
-static int m_mapped(void *o, uint64_t poff, uint64_t len, uint64_t done)
-{
-	struct mapctx *c = o;
-	return bm_volume_map(c->stored, poff, len, c->flags, c->cb, c->opaque);
-}
-
-static int m_gap(void *o, uint64_t off, uint64_t len, uint64_t done)
-{
-	struct mapctx *c = o;
-	if (!c->other)
-		return 0; /* unprovisioned thin blocks are not stored */
-	return bm_volume_map(c->other, off, len, c->flags, c->cb, c->opaque);
-}
-
-static int r_mapped(void *o, uint64_t poff, uint64_t len, uint64_t done)
-{
-	struct mapctx *c = o;
-	return bm_read(c->stored, c->buf + done, len, poff);
-}
-
-static int r_gap(void *o, uint64_t off, uint64_t len, uint64_t done)
-{
-	struct mapctx *c = o;
-	if (!c->other) {
-		memset(c->buf + done, 0, len);
-		return 0;
-	}
-	return bm_read(c->other, c->buf + done, len, off);
-}
-
-static const struct piece_ops map_ops = { m_mapped, m_gap };
-static const struct piece_ops read_ops = { r_mapped, r_gap };
-
-int bm_lvm_thin_map(struct lvm_seg *seg, uint64_t off, uint64_t len,
-		    unsigned flags, bm_range_cb cb, void *opaque)
-{
-	struct lvm_thin_map *m = seg->thin;
-	if (!m)
-		return 0;
-	struct mapctx c = { m->data, NULL, flags, cb, opaque, NULL };
-	return walk_runs(m->r, m->n, m->block, off, len, &map_ops, &c);
-}
-
-int bm_lvm_thin_read(struct lvm_seg *seg, uint8_t *buf, uint64_t len,
-		     uint64_t off)
-{
-	struct lvm_thin_map *m = seg->thin;
-	if (!m) {
-		errno = ENODATA;
-		return -1;
-	}
-	struct mapctx c = { m->data, NULL, 0, NULL, NULL, buf };
-	return walk_runs(m->r, m->n, m->block, off, len, &read_ops, &c);
 }
 
 void bm_lvm_thin_emit_meta(struct lvm_lv *pool, struct lvm_seg *seg)
@@ -428,7 +273,7 @@ int bm_lvm_snap_load(struct lvm_lv *lv, struct lvm_seg *seg)
 	}
 	uint64_t per = cs / 16, nchunks = cow->size / cs;
 	uint8_t *area = bm_malloc(cs);
-	struct run *r = NULL;
+	struct lvm_single *one = NULL;
 	size_t n = 0, cap = 0;
 	bool end = false;
 	/* Area I is at chunk 1 + I*(per+1); areas are bounded by the COW
@@ -449,77 +294,23 @@ int bm_lvm_snap_load(struct lvm_lv *lv, struct lvm_seg *seg)
 			if (newc >= nchunks ||
 			    oldc >= (lv->size + cs - 1) / cs)
 				continue;
-			add_run(&r, &n, &cap, oldc, newc);
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				one = bm_reallocarray(one, cap, sizeof *one);
+			}
+			/* later exceptions for a chunk replace earlier
+			 * ones: the file order decides */
+			one[n] = (struct lvm_single){ oldc, newc, n };
+			n++;
 		}
 	}
 	free(area);
-	/* Later exceptions for the same chunk replace earlier ones: a
-	 * stable sort keeps file order, then the last of equal keys
-	 * wins.  Runs are split to single chunks where they collide. */
-	struct run *one = NULL;
-	size_t m = 0, mcap = 0;
-	for (size_t i = 0; i < n; i++)
-		for (uint64_t k = 0; k < r[i].count; k++) {
-			if (m == mcap) {
-				mcap = mcap ? 2 * mcap : 64;
-				one = bm_reallocarray(one, mcap, sizeof *one);
-			}
-			one[m].vstart = r[i].vstart + k;
-			one[m].pstart = r[i].pstart + k;
-			one[m].count = m; /* file order, for the tie-break */
-			m++;
-		}
-	free(r);
-	if (m)
-		bm_qsort(one, m, sizeof *one, cmp_run);
-	r = NULL;
-	n = cap = 0;
-	for (size_t i = 0; i < m; i++) {
-		size_t j = i;
-		uint64_t best = i;
-		while (j + 1 < m && one[j + 1].vstart == one[i].vstart)
-			if (one[++j].count > one[best].count)
-				best = j;
-		add_run(&r, &n, &cap, one[best].vstart, one[best].pstart);
-		i = j;
-	}
+	struct lvm_remap *m = bm_calloc(1, sizeof *m);
+	bm_lvm_remap_from_singles(m, one, n);
 	free(one);
-	struct lvm_snap_map *s = bm_calloc(1, sizeof *s);
-	s->r = r;
-	s->n = n;
-	s->chunk = cs;
-	s->origin = origin->vol;
-	s->cow = cow;
-	seg->snap = s;
+	m->unit = cs;
+	m->stored = cow;
+	m->other = origin->vol;
+	seg->remap = m;
 	return 0;
-}
-
-void bm_lvm_snap_free(struct lvm_snap_map *m)
-{
-	if (!m)
-		return;
-	free(m->r);
-	free(m);
-}
-
-int bm_lvm_snap_map(struct lvm_seg *seg, uint64_t off, uint64_t len,
-		    unsigned flags, bm_range_cb cb, void *opaque)
-{
-	struct lvm_snap_map *s = seg->snap;
-	if (!s)
-		return 0;
-	struct mapctx c = { s->cow, s->origin, flags, cb, opaque, NULL };
-	return walk_runs(s->r, s->n, s->chunk, off, len, &map_ops, &c);
-}
-
-int bm_lvm_snap_read(struct lvm_seg *seg, uint8_t *buf, uint64_t len,
-		     uint64_t off)
-{
-	struct lvm_snap_map *s = seg->snap;
-	if (!s) {
-		errno = ENODATA;
-		return -1;
-	}
-	struct mapctx c = { s->cow, s->origin, 0, NULL, NULL, buf };
-	return walk_runs(s->r, s->n, s->chunk, off, len, &read_ops, &c);
 }

@@ -45,6 +45,10 @@ static void emit_meta_sublvs(struct lvm_vg *vg, struct lvm_lv *lv)
 		case LVM_SEG_THIN_POOL:
 			bm_lvm_thin_emit_meta(lv, seg);
 			break;
+		case LVM_SEG_CACHE:
+			if (seg->writecache)
+				bm_lvm_wc_emit_meta(lv, seg);
+			break;
 		case LVM_SEG_CACHE_POOL:
 			if (seg->lv1 && seg->lv1->state == 2)
 				bm_emit(seg->lv1->vol, 0, seg->lv1->size,
