@@ -40,6 +40,7 @@ tagcheck() { # set lv [extra tagscan args]
 	shift 2
 	local out
 	case $lv in lin|th1) man=origin.json ;; esac
+	case $set in d) man=$IMG/lvm-d.tree.json ;; esac
 	if out=$(python3 "$SRCDIR/tests/oracle/tagscan.py" --json \
 		--manifest "$man" --map "$set.map" \
 		--device "/dev/vgt/$lv" --root /tree "$@" bl-lvm-$set?.img); then
@@ -52,6 +53,12 @@ tagcheck() { # set lv [extra tagscan args]
 		return 1
 	fi
 	TAGJSON=$out
+}
+
+copies_some() { # set lv: some tagged sectors found and mapped twice
+	local n
+	n=$(echo "$TAGJSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["copies"])')
+	if [ "$n" -gt 0 ]; then ok "$1: /dev/vgt/$2: $n copies mapped"; else bad "$1: /dev/vgt/$2: no copies"; fi
 }
 
 copies_all() { # set lv: every tagged sector found and mapped twice
@@ -77,8 +84,9 @@ for lv in r0 r4 r5ra r6 r6nc; do tagcheck b $lv || true; done
 tagcheck b r10 && copies_all b r10
 tagcheck b mir && copies_all b mir
 
-# Set C: a cached LV (writethrough: the origin is always current) maps
-# through its origin.  The writecache LV's filesystem is all in its cache
+# Set C: a cached LV (writethrough: the origin is always current, and
+# the pool holds copies of its hot blocks).  The writecache LV's
+# filesystem is all in its cache
 # volume (mk-lvm.sh filled it, and less than the high watermark was
 # never written back): mapped through the committed entries of the
 # cache's table.  No warning for either.
@@ -96,12 +104,23 @@ if python3 "$SRCDIR/tests/lvm_check.py" c.map "$IMG/lvm-c.pvsegs.json" \
 else
 	bad "c: l objects"; grep FAIL c.lcheck
 fi
-# Cache data and the writecache volume hold copies of origin blocks,
-# which belong to no file: blanked before scanning (from LVM's report).
+# The cache pool's data holds copies of the cached LV's blocks: each
+# must be mapped as a copy (tagscan counts every occurrence).  The
+# writecache volume (the other LV's) is blanked (from LVM's report).
 python3 "$SRCDIR/tests/lvm_check.py" blank-lvs "$IMG/lvm-c.pvsegs.json" \
 	"$IMG/lvm-c.extent.txt" "$(cat "$IMG/lvm-c.disks.txt")" \
-	cpool_cpool_cdata,fast_cvol lvm-c?.img
-tagcheck c cached || true
+	fast_cvol lvm-c?.img
+tagcheck c cached && copies_some c cached
+# Block by block against the pool's metadata (tests/lvm_cache_check.py:
+# its own reader; a writethrough cache has no dirty blocks)
+echo "vgt-cached: 0" > c.dirty
+if python3 "$SRCDIR/tests/lvm_cache_check.py" c.map "$IMG/lvm-c.pvsegs.json" \
+	"$IMG/lvm-c.extent.txt" "$(cat "$IMG/lvm-c.disks.txt")" c.dirty \
+	cached:cpool_cpool lvm-c1.img lvm-c2.img > c.cachecheck; then
+	ok "c: cache blocks: $(head -1 c.cachecheck)"
+else
+	bad "c: cache blocks"; cat c.cachecheck
+fi
 # The writecache LV's tags: in the cache volume (wc's own; stale copies
 # on its origin, if any, would be found unmapped), with the other LV and
 # its cache blanked.
@@ -111,6 +130,59 @@ python3 "$SRCDIR/tests/lvm_check.py" blank-lvs "$IMG/lvm-c.pvsegs.json" \
 	cpool_cpool_cdata,cached_corig lvm-cw?.img
 cp c.map cw.map
 tagcheck cw wc || true
+
+# Set D: writeback dm-cache LVs with dirty blocks (mk-lvm.sh; dm-cache's
+# own count of them in lvm-d.dirty.txt): a cache pool with metadata
+# format 2, one with format 1, a cache volume.  Every tag must be found
+# where the map puts its file (dirty blocks: in the cache alone, clean
+# ones in both), and the stale origin copies of dirty blocks (sectors of
+# 0xaa, written before the tags) must not be mapped to any file.
+if awk '{if ($2 > 0) n++} END {exit n != 3}' "$IMG/lvm-d.dirty.txt"; then
+	ok "d: the image has dirty cache blocks ($(tr '\n' ' ' < "$IMG/lvm-d.dirty.txt"))"
+else
+	bad "d: lvm-d.dirty.txt"; cat "$IMG/lvm-d.dirty.txt"
+fi
+run_bmapgen d.map lvm-d?.img
+if python3 "$SRCDIR/tests/lvm_check.py" d.map "$IMG/lvm-d.pvsegs.json" \
+	"$IMG/lvm-d.lvs.json" "$IMG/lvm-d.extent.txt" \
+	"$(cat "$IMG/lvm-d.disks.txt")" > d.lcheck; then
+	ok "d: l objects = LVM extent footprint ($(grep -c '^ok' d.lcheck) LVs)"
+else
+	bad "d: l objects"; grep FAIL d.lcheck
+fi
+for i in 1 2; do ln -sf lvm-d$i.img bl-lvm-d$i.img; done
+for lv in wb wb1 cv; do tagcheck d $lv || true; done
+# Block by block against the caches' metadata, read by
+# tests/lvm_cache_check.py, whose dirty counts must be dm-cache's (cv's
+# cache volume: metadata at sector 0, data at 6144, from its LVM text)
+if python3 "$SRCDIR/tests/lvm_cache_check.py" d.map "$IMG/lvm-d.pvsegs.json" \
+	"$IMG/lvm-d.extent.txt" "$(cat "$IMG/lvm-d.disks.txt")" \
+	"$IMG/lvm-d.dirty.txt" wb:wpool_cpool wb1:wpool1_cpool cv:cvfast_cvol:0:6144 \
+	lvm-d1.img lvm-d2.img > d.cachecheck; then
+	ok "d: cache blocks: $(head -3 d.cachecheck | tr '\n' ';')"
+else
+	bad "d: cache blocks"; cat d.cachecheck
+fi
+if out=$(python3 - d.map lvm-d1.img lvm-d2.img <<'EOF'
+import sys
+AA = b"\xaa" * 512
+imgs = [open(p, "rb").read() for p in sys.argv[2:]]
+stale = sum(1 for b in imgs for o in range(0, len(b), 512) if b[o:o + 512] == AA)
+mapped = 0
+for line in open(sys.argv[1], "rb"):
+    w = line.split(b" ", 5)
+    if len(w) == 6 and w[3] == b"f":
+        b = imgs[int(w[0]) - 1]
+        for o in range(int(w[1], 16) // 512 * 512, int(w[2], 16), 512):
+            mapped += b[o:o + 512] == AA
+print("%d stale sectors, %d of them mapped to files" % (stale, mapped))
+sys.exit(0 if stale and not mapped else 1)
+EOF
+); then
+	ok "d: $out"
+else
+	bad "d: $out"
+fi
 
 # The oracle must notice a map that is off by one sector.
 break_map b.map /dev/vgt/r6 broken-b.map
@@ -122,8 +194,9 @@ if [ "${LVM_NO_NBD:-}" != 1 ]; then
 	nbdrecord_pass lvm-a --map a.map --max-objects 80 lvm-a?.img
 	nbdrecord_pass lvm-b --map b.map --max-objects 80 lvm-b?.img
 	# The writecache LV: the kernel reads its blocks from the cache
-	# volume.  (Not the dm-cache LV: the kernel reads cached blocks from
-	# the cache's copy, which bmapgen does not map; see README.)
+	# volume.  (Not the dm-cache LVs: their policy promotes blocks while
+	# the appliance reads, into its overlay, so the kernel reads from
+	# places the image at rest does not have; tags check them above.)
 	awk '!($5 == "/dev/vgt/cached" && ($4 == "f" || $4 == "d"))' c.map > c-wc.map
 	nbdrecord_pass lvm-c-wc --map c-wc.map --max-objects 0 lvm-c?.img
 	break_map c-wc.map /dev/vgt/wc broken-c-wc.map

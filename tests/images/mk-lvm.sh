@@ -61,7 +61,7 @@ EOF
 
 waitsync="while lvs --noheadings -o sync_percent vgt | grep -v 100.00 | grep -q [0-9]; do sleep 1; done"
 
-SETS=${LVM_SETS:-a b c}
+SETS=${LVM_SETS:-a b c d}
 
 # --- set A --------------------------------------------------------
 if [[ " $SETS " == *" a "* ]]; then
@@ -122,7 +122,90 @@ guestfish -f "$T/c.fish" > "$T/c.log" 2>&1 || { cat "$T/c.log"; exit 1; }
 ! grep -i "error" "$T/c.log" || exit 1
 fi
 
-for f in "$T"/[abc]?.img; do
+# --- set D --------------------------------------------------------
+# Writeback caches with dirty blocks (dm-cache: a cache pool with
+# metadata format 2 and one with format 1, and a cache volume), made so
+# that no stale copy holds a tag: the files are first written with their
+# tags replaced by 0xaa (same sizes and holes), the LVs read ten times
+# (the cache policy promotes hot blocks), and the tagged contents then
+# written over the files in place (dd conv=notrunc,sparse from a scratch
+# disk that is not kept), the LVs read five times more, and the VG
+# deactivated at once: writes to cached blocks leave them dirty
+# (dm-cache cleans them only when idle), the origin's copy untagged;
+# blocks promoted after the writes are clean copies.  The dirty counts dm-cache reported just
+# before deactivation go to lvm-d.dirty.txt; the manifest of this tree
+# to lvm-d.tree.json.
+if [[ " $SETS " == *" d "* ]]; then
+for i in 1 2 3; do rm -f "$T/d$i.img"; truncate -s 48M "$T/d$i.img"; done
+cp "$T/tree.json" "$OUT/lvm-d.tree.json"
+rm -rf "$T/untagged"
+mkdir "$T/untagged"
+cp -a "$T/tree" "$T/untagged/"
+python3 - "$T/untagged" <<'PYEOF'
+import os, sys
+for root, dirs, files in os.walk(sys.argv[1]):
+    for f in files:
+        p = os.path.join(root, f)
+        if os.path.islink(p):
+            continue
+        data = open(p, "rb").read()
+        with open(p, "r+b") as o:
+            for off in range(0, len(data), 512):
+                if data[off:off + 512].strip(b"\0"):
+                    o.seek(off)
+                    o.write(b"\xaa" * len(data[off:off + 512]))
+PYEOF
+tar -C "$T/untagged" --sparse --numeric-owner -cf "$T/untagged.tar" tree
+# (debug sh drops inner quotes: the in-place copy is a script on the
+# scratch disk)
+cat > "$T/overwrite.sh" <<'SHEOF'
+set -e
+cd /tmp/s
+for lv in wb wb1 cv; do
+	mkdir -p /tmp/m-$lv
+	mount /dev/vgt/$lv /tmp/m-$lv
+	find tree -type f -print0 |
+		xargs -0 -I{} dd if={} of=/tmp/m-$lv/{} bs=512 conv=notrunc,sparse status=none
+done
+sync
+for lv in wb wb1 cv; do umount /tmp/m-$lv; done
+# reading on promotes more blocks, clean ones (and keeps the caches busy)
+for i in 1 2 3 4 5; do
+	for lv in wb wb1 cv; do dd if=/dev/vgt/$lv of=/dev/null bs=1M 2>/dev/null; done
+done
+dmsetup status
+vgchange -an vgt
+SHEOF
+tar -C "$T" --sparse --numeric-owner -cf "$T/scratch.tar" tree overwrite.sh
+{
+	for i in 1 2; do echo "add $T/d$i.img format:raw label:d$(printf "\\$((140 + i))")"; done
+	echo "add $T/d3.img format:raw label:scratch"
+	echo run
+	echo 'debug sh "udevadm settle; pvcreate -y /dev/disk/guestfs/da /dev/disk/guestfs/db && vgcreate -s 1m vgt /dev/disk/guestfs/da /dev/disk/guestfs/db && lvcreate -y -Wn -n wb -L 8m vgt /dev/disk/guestfs/da && lvcreate -y --type cache-pool -n wpool -L 4m vgt /dev/disk/guestfs/db && lvconvert -y --type cache --cachepool vgt/wpool --cachemode writeback vgt/wb && lvcreate -y -Wn -n wb1 -L 8m vgt /dev/disk/guestfs/da && lvcreate -y --type cache-pool --cachemetadataformat 1 -n wpool1 -L 4m vgt /dev/disk/guestfs/db && lvconvert -y --type cache --cachepool vgt/wpool1 --cachemode writeback vgt/wb1 && lvcreate -y -Wn -n cv -L 8m vgt /dev/disk/guestfs/da && lvcreate -y -an -Zn -Wn -n cvfast -L 6m vgt /dev/disk/guestfs/db && lvconvert -y --type cache --cachevol cvfast --cachemode writeback vgt/cv 2>&1"'
+	echo "mkfs ext4 /dev/disk/guestfs/scratch"
+	echo "mount /dev/disk/guestfs/scratch /"
+	echo "tar-in $T/scratch.tar /"
+	echo "umount /"
+	for lv in wb wb1 cv; do
+		echo "mkfs ext4 /dev/vgt/$lv"
+		echo "mount /dev/vgt/$lv /"
+		echo "tar-in $T/untagged.tar /"
+		echo "umount /"
+	done
+	echo 'debug sh "for i in 1 2 3 4 5 6 7 8 9 10; do dd if=/dev/vgt/wb of=/dev/null bs=1M; dd if=/dev/vgt/wb1 of=/dev/null bs=1M; dd if=/dev/vgt/cv of=/dev/null bs=1M; done 2>/dev/null"'
+	report d
+	# one command, so that the caches have no idle time to write their
+	# dirty blocks back before the VG is deactivated
+	echo "debug sh \"mkdir -p /tmp/s && mount -o ro /dev/disk/guestfs/scratch /tmp/s && sh /tmp/s/overwrite.sh 2>&1 && umount /tmp/s && sync\" | cat > $T/d.status"
+} > "$T/d.fish"
+guestfish -f "$T/d.fish" > "$T/d.log" 2>&1 || { cat "$T/d.log"; exit 1; }
+! grep -i "error" "$T/d.log" || exit 1
+# dmsetup status of a cache: field 15 is its count of dirty blocks
+awk '$4 == "cache" {print $1, $15}' "$T/d.status" > "$OUT/lvm-d.dirty.txt"
+rm -f "$T/d3.img"
+fi
+
+for f in "$T"/[abcd]?.img; do
 	xz -9 -T1 -c "$f" > "$OUT/lvm-$(basename "$f").xz"
 done
 ls -l "$OUT"/lvm-*

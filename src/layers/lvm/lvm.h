@@ -8,7 +8,9 @@
  *               mapping and reading, the LV objects (extent footprint)
  *   thin.c      thin-pool metadata (persistent-data btrees) and the
  *               persistent snapshot exception store
+ *   cache.c     dm-cache's metadata in the cache pool
  *   writecache.c dm-writecache's metadata on the cache volume
+ *   pdata.c     persistent-data btrees and arrays (thin, dm-cache)
  *   remap.c     the block tables all three fill, and reads and maps
  *               through them
  *   vg.c        assembly of VGs from registered PVs
@@ -89,11 +91,14 @@ struct lvm_area {
 
 /* A block remap (remap.c): COUNT virtual blocks of UNIT bytes from
  * VSTART are stored at byte BASE + PSTART * UNIT of STORED, for each
- * run; the blocks between runs are OTHER's (a snapshot's or writecache's
+ * run; the blocks between runs are OTHER's (a snapshot's or a cache's
  * origin) or, without OTHER, not stored (unprovisioned thin blocks,
- * read as zeros).  Loaders keep every run inside both volumes. */
+ * read as zeros).  A COPY run is a copy of OTHER's blocks (clean cache
+ * blocks): both are mapped, the stored ones as copies.  Loaders keep
+ * every run inside both volumes. */
 struct lvm_run {
 	uint64_t vstart, pstart, count;
+	bool copy;
 };
 struct lvm_remap {
 	struct lvm_run *r; /* sorted by vstart, not overlapping */
@@ -105,6 +110,7 @@ struct lvm_remap {
  * for one V, the highest ORDER (then P) wins. */
 struct lvm_single {
 	uint64_t v, p, order;
+	bool copy;
 };
 
 struct lvm_seg {
@@ -128,6 +134,10 @@ struct lvm_seg {
 	bool writecache;        /* a writecache (else dm-cache) segment */
 	uint64_t wc_block;      /* writecache_block_size (bytes) */
 	uint64_t wc_start;      /* its start_sector setting (bytes) */
+	/* dm-cache on a cache volume (lv2, not a pool): where the metadata
+	 * and the data are in it (bytes) */
+	bool cachevol;
+	uint64_t cv_meta_off, cv_meta_len, cv_data_off, cv_data_len;
 	/* thin, snapshot, writecache: the block table (NULL: not loaded) */
 	struct lvm_remap *remap;
 };
@@ -194,7 +204,8 @@ void bm_lvm_emit_footprint(struct lvm_lv *lv, bm_obj obj, unsigned depth);
 /* remap.c */
 /* Append block V stored at P to M's runs (extending the last run when
  * both continue it); *CAP is the allocated length. */
-void bm_lvm_run_add(struct lvm_remap *m, size_t *cap, uint64_t v, uint64_t p);
+void bm_lvm_run_add(struct lvm_remap *m, size_t *cap, uint64_t v, uint64_t p,
+		    bool copy);
 /* Sort S and append one run entry per block, the winner of each. */
 void bm_lvm_remap_from_singles(struct lvm_remap *m, struct lvm_single *s,
 			       size_t n);
@@ -206,11 +217,42 @@ int bm_lvm_remap_map(const struct lvm_remap *m, uint64_t off, uint64_t len,
 int bm_lvm_remap_read(const struct lvm_remap *m, uint8_t *buf, uint64_t len,
 		      uint64_t off);
 
+/* pdata.c: persistent-data metadata (thin pools, dm-cache) */
+#define BM_PD_BLOCK 4096u
+struct bm_pd {
+	struct bm_ctx *ctx;
+	const char *dev;       /* for messages */
+	const char *what;      /* "thin-pool metadata", ... */
+	struct bm_volume *vol;
+	uint64_t base;         /* byte offset of block 0 in VOL */
+	uint64_t nblocks;
+	bool bad;              /* a walk skipped damaged parts (warned) */
+};
+/* The checksum of a block whose type XORs it with XOR. */
+uint32_t bm_pd_csum(const uint8_t *b, uint32_t xor);
+/* Read block B (< nblocks) into BUF; -1 after a warning. */
+int bm_pd_read(struct bm_pd *pd, uint64_t b, uint8_t *buf);
+/* The 8-byte value of KEY in the btree at ROOT, or -1. */
+int bm_pd_lookup(struct bm_pd *pd, uint64_t root, uint64_t key,
+		 uint64_t *val);
+/* Every (key, 8-byte value) of the btree at ROOT, in key order. */
+typedef void (*bm_pd_leaf_fn)(void *o, uint64_t key, uint64_t val);
+void bm_pd_walk(struct bm_pd *pd, uint64_t root, bm_pd_leaf_fn fn, void *o);
+/* Every (index, value) of the dm-array at ROOT (values of VALUE_SIZE
+ * bytes), in index order. */
+typedef void (*bm_pd_value_fn)(void *o, uint64_t index, const uint8_t *val);
+void bm_pd_array_walk(struct bm_pd *pd, uint64_t root, uint32_t value_size,
+		      bm_pd_value_fn fn, void *o);
+
 /* thin.c: fill SEG->remap, or warn and return -1 */
 int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg);
 int bm_lvm_snap_load(struct lvm_lv *lv, struct lvm_seg *seg);
 /* Emit the pool metadata blocks in use as metadata objects. */
 void bm_lvm_thin_emit_meta(struct lvm_lv *pool, struct lvm_seg *seg);
+
+/* cache.c: fill SEG->remap from a dm-cache pool's metadata, or warn
+ * and return -1 (the LV is then mapped through its origin). */
+int bm_lvm_cache_load(struct lvm_lv *lv, struct lvm_seg *seg);
 
 /* writecache.c: fill SEG->remap from the cache volume's metadata, or
  * warn and return -1 (the LV is then mapped through its origin). */

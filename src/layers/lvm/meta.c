@@ -374,6 +374,23 @@ static const char *parse_seg(struct lvm_vg *vg, const struct dm_config_node *s,
 			return "cache without origin";
 		const char *m = get_str(s, "cache_mode");
 		seg->writethrough = m && strcmp(m, "writethrough") == 0;
+		if (type[0] == 'c' && child(s, "metadata_start")) {
+			/* lvm2's --cachevol: metadata and data in one LV,
+			 * the pool's settings on this segment (sectors) */
+			uint64_t ms, ml, ds, dl, cs;
+			seg->cachevol = true;
+			if (!get_u64(s, "metadata_start", &ms) ||
+			    !get_u64(s, "metadata_len", &ml) ||
+			    !get_u64(s, "data_start", &ds) ||
+			    !get_u64(s, "data_len", &dl) ||
+			    !get_u64(s, "chunk_size", &cs) ||
+			    !bm_mul(ms, LVM_SECTOR, &seg->cv_meta_off) ||
+			    !bm_mul(ml, LVM_SECTOR, &seg->cv_meta_len) ||
+			    !bm_mul(ds, LVM_SECTOR, &seg->cv_data_off) ||
+			    !bm_mul(dl, LVM_SECTOR, &seg->cv_data_len) ||
+			    !bm_mul(cs, LVM_SECTOR, &seg->chunk_bytes))
+				return "bad cache volume layout";
+		}
 		if (type[0] == 'w') {
 			/* lvm2's writecache segment: the block size, and a
 			 * start_sector only as its free-form setting */
@@ -397,6 +414,9 @@ static const char *parse_seg(struct lvm_vg *vg, const struct dm_config_node *s,
 		seg->type = LVM_SEG_CACHE_POOL;
 		const char *m = get_str(s, "cache_mode");
 		seg->writethrough = m && strcmp(m, "writethrough") == 0;
+		if (get_u64(s, "chunk_size", &v) &&
+		    !bm_mul(v, LVM_SECTOR, &seg->chunk_bytes))
+			return "bad chunk_size";
 		seg->lv1 = bm_lvm_find_lv(vg, get_str(s, "metadata"));
 		seg->lv2 = bm_lvm_find_lv(vg, get_str(s, "data"));
 	} else if (strcmp(type, "zero") == 0 || strcmp(type, "error") == 0) {

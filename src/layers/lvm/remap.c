@@ -1,11 +1,13 @@
 /* Block remaps: an LV whose blocks are stored elsewhere, block by block.
  *
  * Thin LVs (blocks in the pool's data LV), snapshots (exceptions in the
- * COW store, the rest from the origin) and writecache LVs (blocks written
- * to the cache volume, the rest from the origin) all read virtual block
+ * COW store, the rest from the origin), writecache and dm-cache LVs
+ * (blocks in the cache, the rest from the origin) all read virtual block
  * V of UNIT bytes from a table of runs, and from an "other" volume (or
- * nowhere) where the table has none.  This file keeps the table and
- * walks ranges over it; the callers fill it from their on-disk formats.
+ * nowhere) where the table has none.  A run may be a copy of the other
+ * volume's blocks (a clean dm-cache block): then both are mapped.  This
+ * file keeps the table and walks ranges over it; the callers fill it
+ * from their on-disk formats.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -15,11 +17,12 @@
 
 #include "layers/lvm/lvm.h"
 
-void bm_lvm_run_add(struct lvm_remap *m, size_t *cap, uint64_t v, uint64_t p)
+void bm_lvm_run_add(struct lvm_remap *m, size_t *cap, uint64_t v, uint64_t p,
+		    bool copy)
 {
 	struct lvm_run *last = m->n ? &m->r[m->n - 1] : NULL;
 	if (last && last->vstart + last->count == v &&
-	    last->pstart + last->count == p) {
+	    last->pstart + last->count == p && last->copy == copy) {
 		last->count++;
 		return;
 	}
@@ -27,7 +30,7 @@ void bm_lvm_run_add(struct lvm_remap *m, size_t *cap, uint64_t v, uint64_t p)
 		*cap = *cap ? *cap * 2 : 64;
 		m->r = bm_reallocarray(m->r, *cap, sizeof *m->r);
 	}
-	m->r[m->n++] = (struct lvm_run){ v, p, 1 };
+	m->r[m->n++] = (struct lvm_run){ v, p, 1, copy };
 }
 
 static int cmp_single(const void *a, const void *b)
@@ -50,7 +53,7 @@ void bm_lvm_remap_from_singles(struct lvm_remap *m, struct lvm_single *s,
 	 * each block's group is the one that counts. */
 	for (size_t i = 0; i < n; i++)
 		if (i + 1 == n || s[i + 1].v != s[i].v)
-			bm_lvm_run_add(m, &cap, s[i].v, s[i].p);
+			bm_lvm_run_add(m, &cap, s[i].v, s[i].p, s[i].copy);
 }
 
 void bm_lvm_remap_free(struct lvm_remap *m)
@@ -75,10 +78,12 @@ static size_t run_find(const struct lvm_run *r, size_t n, uint64_t u)
 	return lo;
 }
 
-/* What to do with the pieces of a range: stored ones (at their byte
- * offset in m->stored) and the gaps between runs. */
+/* What to do with the pieces of a range: stored ones (at byte POFF of
+ * m->stored; COPY: OFF of m->other holds the same) and the gaps between
+ * runs. */
 struct piece_ops {
-	int (*stored)(void *o, uint64_t poff, uint64_t len, uint64_t done);
+	int (*stored)(void *o, uint64_t off, uint64_t poff, uint64_t len,
+		      uint64_t done, bool copy);
 	int (*gap)(void *o, uint64_t off, uint64_t len, uint64_t done);
 };
 
@@ -99,7 +104,7 @@ static int walk(const struct lvm_remap *m, uint64_t off, uint64_t len,
 				     (m->r[i].pstart + (u - m->r[i].vstart)) *
 					     unit +
 				     cur % unit;
-			if (ops->stored(o, p, piece, done) < 0)
+			if (ops->stored(o, cur, p, piece, done, m->r[i].copy) < 0)
 				return -1;
 			i++;
 		} else {
@@ -122,11 +127,19 @@ struct mapctx {
 	uint8_t *buf;
 };
 
-static int m_stored(void *o, uint64_t poff, uint64_t len, uint64_t done)
+static int m_stored(void *o, uint64_t off, uint64_t poff, uint64_t len,
+		    uint64_t done, bool copy)
 {
 	struct mapctx *c = o;
-	return bm_volume_map(c->m->stored, poff, len, c->flags, c->cb,
-			     c->opaque);
+	/* a copy: the other volume's blocks first (they are as current),
+	 * then the stored ones as a copy */
+	if (copy && c->m->other &&
+	    bm_volume_map(c->m->other, off, len, c->flags, c->cb,
+			  c->opaque) < 0)
+		return -1;
+	return bm_volume_map(c->m->stored, poff, len,
+			     c->flags | (copy && c->m->other ? BM_RANGE_COPY : 0),
+			     c->cb, c->opaque);
 }
 
 static int m_gap(void *o, uint64_t off, uint64_t len, uint64_t done)
@@ -138,7 +151,8 @@ static int m_gap(void *o, uint64_t off, uint64_t len, uint64_t done)
 			     c->opaque);
 }
 
-static int r_stored(void *o, uint64_t poff, uint64_t len, uint64_t done)
+static int r_stored(void *o, uint64_t off, uint64_t poff, uint64_t len,
+		    uint64_t done, bool copy)
 {
 	struct mapctx *c = o;
 	return bm_read(c->m->stored, c->buf + done, len, poff);

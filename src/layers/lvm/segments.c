@@ -11,8 +11,9 @@
  *           rimage sub-LVs;
  *  thin     dm-thin: the pool's block mapping (thin.c);
  *  snapshot dm-snapshot: exception store chunks, else the origin;
- *  cache    dm-cache: mapped through the origin (a writeback cache's
- *           dirty blocks are not mapped: warned);
+ *  cache    dm-cache: the blocks its pool holds (dirty ones alone, clean
+ *           ones as copies after the origin's), the rest through the
+ *           origin (cache.c);
  *  writecache dm-writecache: the blocks its table holds on the cache
  *           volume, the rest through the origin (writecache.c).
  *
@@ -379,25 +380,16 @@ static struct bm_volume *lv_volume(struct lvm_lv *lv, unsigned depth)
 			if (parent && sub_volume(&seg->lv2, depth))
 				bm_lvm_snap_load(lv, seg);
 			break;
-		case LVM_SEG_CACHE: {
-			struct lvm_lv *l2 = seg->lv2;
+		case LVM_SEG_CACHE:
 			parent = sub_volume(&seg->lv1, depth);
 			sub_volume(&seg->lv2, depth);
-			if (seg->writecache) {
-				/* (warns when it fails: then mapped through
-				 * the origin) */
-				if (parent)
-					bm_lvm_wc_load(lv, seg);
-			} else if (!seg->writethrough &&
-				   !(l2 && l2->nsegs &&
-				     l2->segs[0].writethrough)) {
-				bm_warn(ctx, lv->dev, seg->start,
-					"LVM2 %s LV: mapped through its "
-					"origin; blocks dirty in the cache "
-					"are not mapped", seg->typename);
-			}
+			/* (both warn when they fail: then mapped through
+			 * the origin) */
+			if (seg->writecache && parent)
+				bm_lvm_wc_load(lv, seg);
+			else if (parent)
+				bm_lvm_cache_load(lv, seg);
 			break;
-		}
 		case LVM_SEG_UNMAPPED:
 			bm_warn(ctx, lv->dev, seg->start,
 				"LVM2 segment type %s is not supported: "

@@ -8,11 +8,8 @@
  *    32 magic 27022010   40 version   320 data mapping root
  *   328 device details root   336 data block size (sectors)
  *   344 metadata block count
- * Btree nodes: 0 csum (crc32c of 4..4095, xor 121107), 4 flags
- * (1 internal, 2 leaf), 8 blocknr, 16 nr_entries, 20 max_entries,
- * 24 value_size; le64 keys from byte 32, then the values.  Internal
- * values are child block numbers.  The data mapping is a two-level tree:
- * device id -> root of a tree virtual block -> (data block << 24 | time).
+ * The data mapping is a two-level btree (pdata.c): device id -> root of
+ * a tree virtual block -> (data block << 24 | time).
  *
  * Snapshots (drivers/md/dm-snap-persistent.c): chunk 0 of the COW store
  * is a header (le32 magic 0x70416e53 "SnAp", valid, version 1, chunk
@@ -29,121 +26,22 @@
 
 #include "layers/lvm/lvm.h"
 
-#define THIN_BLOCK 4096u
 #define THIN_MAGIC 27022010u
 #define SB_CSUM_XOR 160774u
-#define NODE_CSUM_XOR 121107u
-#define NODE_INTERNAL 1u
-#define NODE_LEAF 2u
-#define NODE_HEADER 32u
-#define MAX_BTREE_DEPTH 16 /* 2^64 keys need fewer levels */
 
 #define SNAP_MAGIC 0x70416e53u
 
-/* persistent-data's checksum: crc32c seeded with ~0, not inverted at the
- * end, xor a per-block-type constant.  bm_crc32c() inverts at both ends,
- * so invert its result back. */
-static uint32_t pd_csum(const uint8_t *b, uint32_t xor)
-{
-	return ~bm_crc32c(0, b + 4, THIN_BLOCK - 4) ^ xor;
-}
-
-struct walk {
-	struct bm_ctx *ctx;
-	const char *dev;
-	struct bm_volume *meta;
-	uint64_t nblocks;
-	struct bm_u64set seen;
+/* A thin mapping tree's leaf: virtual block KEY is in data block
+ * VAL >> 24 (the low 24 bits are a time stamp). */
+struct thin_walk {
 	struct lvm_remap *m;
 	size_t cap;
-	bool bad;
 };
 
-static int read_node(struct walk *w, uint64_t b, uint8_t *buf)
+static void thin_leaf(void *o, uint64_t key, uint64_t val)
 {
-	uint64_t off;
-	if (b >= w->nblocks || !bm_mul(b, THIN_BLOCK, &off) ||
-	    bm_read(w->meta, buf, THIN_BLOCK, off) < 0) {
-		bm_warn(w->ctx, w->dev, BM_NO_OFFSET,
-			"thin-pool metadata block %llu unreadable",
-			(unsigned long long)b);
-		return -1;
-	}
-	uint32_t nr = bm_le32(buf + 16), max = bm_le32(buf + 20);
-	uint32_t vs = bm_le32(buf + 24), flags = bm_le32(buf + 4);
-	if (bm_le32(buf) != pd_csum(buf, NODE_CSUM_XOR) ||
-	    bm_le64(buf + 8) != b || nr > max || vs == 0 || vs > 64 ||
-	    (uint64_t)max * (8 + vs) > THIN_BLOCK - NODE_HEADER ||
-	    !(flags & (NODE_INTERNAL | NODE_LEAF)) ||
-	    ((flags & NODE_INTERNAL) && vs != 8)) {
-		bm_warn(w->ctx, w->dev, off,
-			"thin-pool metadata btree node %llu is corrupt",
-			(unsigned long long)b);
-		return -1;
-	}
-	return 0;
-}
-
-/* Find KEY in the tree at ROOT (values of 8 bytes): its value, or -1. */
-static int btree_lookup(struct walk *w, uint64_t root, uint64_t key,
-			uint64_t *val)
-{
-	uint8_t buf[THIN_BLOCK];
-	uint64_t b = root;
-	for (int depth = 0; depth < MAX_BTREE_DEPTH; depth++) {
-		if (read_node(w, b, buf) < 0)
-			return -1;
-		uint32_t nr = bm_le32(buf + 16), max = bm_le32(buf + 20);
-		const uint8_t *keys = buf + NODE_HEADER, *vals = keys + 8 * max;
-		if (bm_le32(buf + 24) != 8)
-			return -1;
-		/* Last key <= KEY (keys are sorted). */
-		int64_t i = -1;
-		for (uint32_t k = 0; k < nr && bm_le64(keys + 8 * k) <= key; k++)
-			i = k;
-		if (i < 0)
-			return -1;
-		uint64_t v = bm_le64(vals + 8 * i);
-		if (bm_le32(buf + 4) & NODE_LEAF) {
-			if (bm_le64(keys + 8 * i) != key)
-				return -1;
-			*val = v;
-			return 0;
-		}
-		b = v;
-	}
-	return -1;
-}
-
-/* Collect the leaves of the mapping tree at B in key order.  Each node is
- * visited once (SEEN), so the walk is bounded by the metadata size. */
-static void walk_tree(struct walk *w, uint64_t b, int depth)
-{
-	uint8_t buf[THIN_BLOCK];
-	if (depth >= MAX_BTREE_DEPTH || !bm_u64set_add(&w->seen, b)) {
-		w->bad = true;
-		return;
-	}
-	if (read_node(w, b, buf) < 0) {
-		w->bad = true;
-		return;
-	}
-	uint32_t nr = bm_le32(buf + 16), max = bm_le32(buf + 20);
-	uint32_t vs = bm_le32(buf + 24);
-	const uint8_t *keys = buf + NODE_HEADER, *vals = keys + 8 * max;
-	bool leaf = bm_le32(buf + 4) & NODE_LEAF;
-	if (leaf && vs != 8) {
-		w->bad = true;
-		return;
-	}
-	for (uint32_t i = 0; i < nr; i++) {
-		uint64_t v = bm_le64(vals + 8 * i);
-		if (leaf)
-			bm_lvm_run_add(w->m, &w->cap, bm_le64(keys + 8 * i),
-				       v >> 24);
-		else
-			walk_tree(w, v, depth + 1);
-	}
+	struct thin_walk *t = o;
+	bm_lvm_run_add(t->m, &t->cap, key, val >> 24, false);
 }
 
 static int cmp_run(const void *a, const void *b)
@@ -165,44 +63,45 @@ int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg)
 		return -1;
 	}
 	struct lvm_seg *ps = &pool->segs[0];
-	struct walk w = {
+	struct bm_pd pd = {
 		.ctx = ctx,
 		.dev = ps->lv1->dev,
-		.meta = ps->lv1->vol,
-		.nblocks = ps->lv1->size / THIN_BLOCK,
+		.what = "thin-pool metadata",
+		.vol = ps->lv1->vol,
+		.nblocks = ps->lv1->size / BM_PD_BLOCK,
 	};
-	uint8_t sb[THIN_BLOCK];
-	if (w.nblocks == 0 || bm_read(w.meta, sb, THIN_BLOCK, 0) < 0 ||
+	uint8_t sb[BM_PD_BLOCK];
+	if (pd.nblocks == 0 || bm_read(pd.vol, sb, BM_PD_BLOCK, 0) < 0 ||
 	    bm_le64(sb + 32) != THIN_MAGIC ||
-	    bm_le32(sb) != pd_csum(sb, SB_CSUM_XOR) || bm_le64(sb + 8) != 0) {
-		bm_warn(ctx, w.dev, 0,
+	    bm_le32(sb) != bm_pd_csum(sb, SB_CSUM_XOR) || bm_le64(sb + 8) != 0) {
+		bm_warn(ctx, pd.dev, 0,
 			"thin-pool superblock unreadable or corrupt: thin LV "
 			"%s not mapped", lv->name);
 		return -1;
 	}
 	uint64_t bs = (uint64_t)bm_le32(sb + 336) * LVM_SECTOR;
 	if (bs == 0 || bs != ps->chunk_bytes) {
-		bm_warn(ctx, w.dev, 336,
+		bm_warn(ctx, pd.dev, 336,
 			"thin-pool data block size 0x%llx differs from the "
 			"VG metadata's: thin LV %s not mapped",
 			(unsigned long long)bs, lv->name);
 		return -1;
 	}
-	if (bm_le64(sb + 344) < w.nblocks)
-		w.nblocks = bm_le64(sb + 344);
+	if (bm_le64(sb + 344) < pd.nblocks)
+		pd.nblocks = bm_le64(sb + 344);
 	uint64_t root;
-	if (btree_lookup(&w, bm_le64(sb + 320), seg->device_id, &root) < 0) {
-		bm_warn(ctx, w.dev, BM_NO_OFFSET,
+	if (bm_pd_lookup(&pd, bm_le64(sb + 320), seg->device_id, &root) < 0) {
+		bm_warn(ctx, pd.dev, BM_NO_OFFSET,
 			"thin device %llu not found in the pool's mapping: "
 			"thin LV %s not mapped",
 			(unsigned long long)seg->device_id, lv->name);
 		return -1;
 	}
-	struct lvm_remap *m = w.m = bm_calloc(1, sizeof *m);
-	walk_tree(&w, root, 0);
-	bm_u64set_free(&w.seen);
-	if (w.bad)
-		bm_warn(ctx, w.dev, BM_NO_OFFSET,
+	struct thin_walk t = { .m = bm_calloc(1, sizeof *t.m) };
+	struct lvm_remap *m = t.m;
+	bm_pd_walk(&pd, root, thin_leaf, &t);
+	if (pd.bad)
+		bm_warn(ctx, pd.dev, BM_NO_OFFSET,
 			"thin device %llu: mapping tree damaged: thin LV %s "
 			"mapped in part", (unsigned long long)seg->device_id,
 			lv->name);
@@ -217,7 +116,7 @@ int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg)
 		if (r.vstart >= vmax || r.count > vmax - r.vstart ||
 		    r.pstart >= pmax || r.count > pmax - r.pstart ||
 		    (k && m->r[k - 1].vstart + m->r[k - 1].count > r.vstart)) {
-			bm_warn(ctx, w.dev, BM_NO_OFFSET,
+			bm_warn(ctx, pd.dev, BM_NO_OFFSET,
 				"thin device %llu: block %llu maps outside "
 				"the LV or pool: skipped",
 				(unsigned long long)seg->device_id,
@@ -300,7 +199,7 @@ int bm_lvm_snap_load(struct lvm_lv *lv, struct lvm_seg *seg)
 			}
 			/* later exceptions for a chunk replace earlier
 			 * ones: the file order decides */
-			one[n] = (struct lvm_single){ oldc, newc, n };
+			one[n] = (struct lvm_single){ oldc, newc, n, false };
 			n++;
 		}
 	}

@@ -48,6 +48,14 @@ static void emit_meta_sublvs(struct lvm_vg *vg, struct lvm_lv *lv)
 		case LVM_SEG_CACHE:
 			if (seg->writecache)
 				bm_lvm_wc_emit_meta(lv, seg);
+			else if (seg->cachevol && seg->lv2 &&
+				 seg->lv2->state == 2 &&
+				 bm_in_range(seg->cv_meta_off, seg->cv_meta_len,
+					     seg->lv2->size))
+				bm_emit(seg->lv2->vol, seg->cv_meta_off,
+					seg->cv_meta_len,
+					bm_object(ctx, 'm', lv->dev,
+						  "cache metadata"));
 			break;
 		case LVM_SEG_CACHE_POOL:
 			if (seg->lv1 && seg->lv1->state == 2)

@@ -122,7 +122,7 @@ int bm_lvm_wc_load(struct lvm_lv *lv, struct lvm_seg *seg)
 				cap = cap ? 2 * cap : 256;
 				one = bm_reallocarray(one, cap, sizeof *one);
 			}
-			one[n++] = (struct lvm_single){ sector / spb, i + j, s };
+			one[n++] = (struct lvm_single){ sector / spb, i + j, s, false };
 		}
 	}
 	free(buf);

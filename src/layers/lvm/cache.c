@@ -1,0 +1,203 @@
+/* dm-cache: the blocks of an LVM cache LV held in its cache pool.
+ *
+ * Format (linux Documentation/admin-guide/device-mapper/cache.rst and
+ * drivers/md/dm-cache-metadata.c; btrees and arrays: pdata.c).  Block 0
+ * of the pool's metadata LV is the superblock:
+ *     0 csum (xor 9031977)   4 flags (bit 0: clean shutdown)
+ *     8 blocknr (0)   32 magic 06142003 (octal)   40 version (1 or 2)
+ *   192 mapping root   232 data block size (sectors)
+ *   236 metadata block size (sectors: 8)   240 cache blocks
+ *   284 dirty root (version 2)
+ * The mapping is a dm-array indexed by cache block: le64 (origin block
+ * << 16 | flags), flag 1 valid, flag 2 dirty (version 1).  Version 2
+ * keeps the dirty flags in a dm-bitset: a dm-array of le64 words, bit
+ * I % 64 of word I / 64.  Without the clean-shutdown flag the kernel
+ * takes every valid block as dirty.
+ *
+ * A valid cache block holds the current content of its origin block.
+ * A clean one is a copy of the origin's (mapped after it, as a copy); a
+ * dirty one is newer (the origin's copy is stale: the cache block alone
+ * is mapped).  A writethrough cache writes both, so is never dirty.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdlib.h>
+
+#include "layers/lvm/lvm.h"
+
+#define CACHE_MAGIC 06142003u
+#define CACHE_SB_CSUM_XOR 9031977u
+#define CACHE_CLEAN_SHUTDOWN 1u
+#define M_VALID 1u
+#define M_DIRTY 2u
+
+struct load {
+	struct bm_pd pd;
+	uint64_t cblocks, oblocks;
+	bool writeback, v1;
+	uint64_t *dirty;        /* version 2: the bitset's words, or NULL */
+	uint64_t ndirty;        /* words */
+	struct lvm_single *one;
+	size_t n, cap;
+	uint64_t bad, bad_first; /* entries naming no block of the LV */
+};
+
+static void dirty_word(void *o, uint64_t i, const uint8_t *val)
+{
+	struct load *l = o;
+	if (i < l->ndirty)
+		l->dirty[i] = bm_le64(val);
+}
+
+static void mapping(void *o, uint64_t cb, const uint8_t *val)
+{
+	struct load *l = o;
+	uint64_t v = bm_le64(val), ob = v >> 16;
+	if (!(v & M_VALID) || cb >= l->cblocks)
+		return;
+	if (ob >= l->oblocks) {
+		if (!l->bad++)
+			l->bad_first = cb;
+		return;
+	}
+	bool dirty = false;
+	if (l->writeback) {
+		if (l->v1)
+			dirty = v & M_DIRTY;
+		else if (l->dirty)
+			dirty = l->dirty[cb / 64] >> (cb % 64) & 1;
+		else
+			dirty = true; /* not shut down cleanly */
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->one = bm_reallocarray(l->one, l->cap, sizeof *l->one);
+	}
+	l->one[l->n++] = (struct lvm_single){ ob, cb, cb, !dirty };
+}
+
+/* Where SEG's metadata and data are: a cache pool's metadata and data
+ * LVs, or two areas of a cache volume (lvm2's --cachevol).  False when
+ * they are missing or do not fit. */
+static bool locate(struct lvm_seg *seg, struct bm_volume **meta,
+		   uint64_t *moff, uint64_t *mlen, struct bm_volume **data,
+		   uint64_t *doff, uint64_t *dlen, uint64_t *chunk)
+{
+	struct lvm_lv *pool = seg->lv2;
+	if (!pool || pool->state != 2)
+		return false;
+	if (seg->cachevol) {
+		uint64_t size = pool->vol->size;
+		*meta = *data = pool->vol;
+		*moff = seg->cv_meta_off;
+		*mlen = seg->cv_meta_len;
+		*doff = seg->cv_data_off;
+		*dlen = seg->cv_data_len;
+		*chunk = seg->chunk_bytes;
+		return *moff <= size && *mlen <= size - *moff &&
+		       *doff <= size && *dlen <= size - *doff;
+	}
+	struct lvm_seg *ps = pool->nsegs == 1 ? &pool->segs[0] : NULL;
+	if (!ps || ps->type != LVM_SEG_CACHE_POOL || !ps->lv1 ||
+	    ps->lv1->state != 2 || !ps->lv2 || ps->lv2->state != 2)
+		return false;
+	*meta = ps->lv1->vol;
+	*data = ps->lv2->vol;
+	*moff = *doff = 0;
+	*mlen = (*meta)->size;
+	*dlen = (*data)->size;
+	*chunk = ps->chunk_bytes;
+	return true;
+}
+
+int bm_lvm_cache_load(struct lvm_lv *lv, struct lvm_seg *seg)
+{
+	struct bm_ctx *ctx = lv->vg->ctx;
+	struct lvm_lv *origin = seg->lv1, *pool = seg->lv2;
+	struct lvm_seg *ps = pool && pool->nsegs == 1 ? &pool->segs[0] : NULL;
+	bool writeback = !seg->writethrough &&
+			 !(!seg->cachevol && ps && ps->writethrough);
+	const char *fallback =
+		writeback ? "mapped through its origin; blocks dirty in the "
+			    "cache are not mapped"
+			  : "mapped through its origin; copies in the cache "
+			    "are not mapped";
+	struct bm_volume *meta, *data;
+	uint64_t moff, mlen, doff, dlen, chunk;
+	if (!locate(seg, &meta, &moff, &mlen, &data, &doff, &dlen, &chunk) ||
+	    !origin || origin->state != 2 || origin->size < seg->len ||
+	    chunk < 32768 || chunk % 32768) {
+		/* (dm-cache's blocks: multiples of 32 KiB) */
+		bm_warn(ctx, lv->dev, seg->start,
+			"LVM2 cache LV: no usable cache pool or volume: %s",
+			fallback);
+		return -1;
+	}
+	struct load l = {
+		.pd = { .ctx = ctx, .dev = pool->dev,
+			.what = "cache metadata", .vol = meta, .base = moff,
+			.nblocks = mlen / BM_PD_BLOCK },
+		.writeback = writeback,
+	};
+	uint8_t *sb = bm_malloc(BM_PD_BLOCK);
+	if (l.pd.nblocks == 0 || bm_pd_read(&l.pd, 0, sb) < 0 ||
+	    bm_le32(sb) != bm_pd_csum(sb, CACHE_SB_CSUM_XOR) ||
+	    bm_le64(sb + 8) != 0 || bm_le64(sb + 32) != CACHE_MAGIC ||
+	    bm_le32(sb + 40) < 1 || bm_le32(sb + 40) > 2) {
+		bm_warn(ctx, l.pd.dev, moff,
+			"no dm-cache superblock (checksum, magic, version 1 "
+			"or 2): %s %s", lv->dev, fallback);
+		free(sb);
+		return -1;
+	}
+	uint64_t need;
+	l.cblocks = bm_le32(sb + 240);
+	if ((uint64_t)bm_le32(sb + 232) * LVM_SECTOR != chunk ||
+	    bm_le32(sb + 236) != BM_PD_BLOCK / LVM_SECTOR ||
+	    !bm_mul(l.cblocks, chunk, &need) || need > dlen) {
+		bm_warn(ctx, l.pd.dev, moff + 232,
+			"dm-cache superblock: block size or count (0x%llx "
+			"blocks of 0x%llx bytes) does not fit the cache pool: "
+			"%s %s", (unsigned long long)l.cblocks,
+			(unsigned long long)chunk, lv->dev, fallback);
+		free(sb);
+		return -1;
+	}
+	l.oblocks = seg->len / chunk + (seg->len % chunk != 0);
+	l.v1 = bm_le32(sb + 40) == 1;
+	bool clean = bm_le32(sb + 4) & CACHE_CLEAN_SHUTDOWN;
+	uint64_t mroot = bm_le64(sb + 192), droot = bm_le64(sb + 284);
+	free(sb);
+	if (writeback && !l.v1 && clean) {
+		l.ndirty = l.cblocks / 64 + 1;
+		/* (unread words stay all ones: dirty, the safe side) */
+		l.dirty = bm_malloc(l.ndirty * sizeof *l.dirty);
+		for (uint64_t i = 0; i < l.ndirty; i++)
+			l.dirty[i] = UINT64_MAX;
+		bm_pd_array_walk(&l.pd, droot, 8, dirty_word, &l);
+	}
+	if (writeback && l.v1 && !clean)
+		l.v1 = false; /* no bitset: every valid block is dirty */
+	bm_pd_array_walk(&l.pd, mroot, 8, mapping, &l);
+	free(l.dirty);
+	if (l.pd.bad)
+		bm_warn(ctx, l.pd.dev, BM_NO_OFFSET,
+			"dm-cache mapping or dirty set damaged: %s mapped in "
+			"part", lv->dev);
+	if (l.bad)
+		bm_warn(ctx, l.pd.dev, BM_NO_OFFSET,
+			"dm-cache: %llu cache blocks name no block of %s (the "
+			"first: cache block %llu): ignored",
+			(unsigned long long)l.bad, lv->dev,
+			(unsigned long long)l.bad_first);
+	struct lvm_remap *m = bm_calloc(1, sizeof *m);
+	/* (two cache blocks for one origin block: the higher counts) */
+	bm_lvm_remap_from_singles(m, l.one, l.n);
+	free(l.one);
+	m->unit = chunk;
+	m->base = doff;
+	m->stored = data;
+	m->other = origin->vol;
+	seg->remap = m;
+	return 0;
+}
