@@ -100,6 +100,31 @@ sz=$(stat -c %s "$T/pack.in")
 "$DIG" "$T/pack.in" | head -1 > "$T/pack.c"
 [ "$(cat "$T/pack.c")" = "1 $(stat -c %s "$T/demo.img") $(sha256sum < "$T/demo.img" | cut -d' ' -f1)" ] ||
 	{ echo "FAIL - packed demo image digest"; fail=$((fail + 1)); }
+# --zero-files and --meta-only: which 4 KiB blocks of a disk of 0xff
+# bytes keep their data, given a map with metadata, a directory and a file
+head -c 65536 /dev/zero | tr '\0' '\377' > "$T/ff.img"
+printf '%s\n' "1 0 10000 p /dev/sda1" "1 1000 1800 m /dev/sda1 <x>" \
+	"1 2000 4000 f /dev/sda1 /a" "1 8000 8001 d /dev/sda1 /" > "$T/ff.map"
+for how in zero-files:0-2000,4000-10000 meta-only:1000-2000,8000-9000; do
+	n=$((n + 1))
+	/usr/bin/python3 "$PY" pack "--${how%%:*}" "$T/ff.map" "$T/ff.in" "$T/ff.img"
+	(cd "$T" && /usr/bin/python3 "$PY" unpack ff.in ffout > /dev/null)
+	got=$(/usr/bin/python3 - "$T/ffout1.img" <<'PYEOF'
+import sys
+b = open(sys.argv[1], "rb").read()
+runs, start = [], None
+for o in range(0, len(b) + 4096, 4096):
+    full = o < len(b) and b[o:o + 4096] == b"\xff" * 4096
+    if full and start is None:
+        start = o
+    if not full and start is not None:
+        runs.append("%x-%x" % (start, o))
+        start = None
+print(",".join(runs))
+PYEOF
+)
+	[ "$got" = "${how#*:}" ] || { echo "FAIL - pack --${how%%:*}: data kept in $got, want ${how#*:}"; fail=$((fail + 1)); }
+done
 echo "$((n - fail)) passed, $fail failed"
 rm -rf "$T"
 [ $fail = 0 ]

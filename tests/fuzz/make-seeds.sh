@@ -60,19 +60,31 @@ pack_disks() {
 		"$BMAPGEN" "$@" > "$T/map1" 2>/dev/null
 		# the map itself is a seed for fuzz-mapread and fuzz-trace
 		cp "$T/map1" "$D/maps/${name%.sparse}.map"
-		PACK --zero-files "$T/map1" "$T/packed" "$@"
-		mkdir -p "$T/un"
-		# shellcheck disable=SC2046 # one word per disk file (no spaces in $T)
-		set -- $(PACK_UNPACK "$T/packed" "$T/un/disk")
-		"$BMAPGEN" "$@" > "$T/map2" 2>/dev/null
-		rm -f "$@"
-		# the same map: ranges, devices and paths
-		if ! cmp -s "$T/map1" "$T/map2"; then
-			echo "make-seeds: $name: its map changed without file data; left out" >&2
-			rm -f "$T/packed"
-		fi
+		# metadata and directories only, else without file data; kept
+		# when the map stays the same: ranges, devices and paths
+		local how
+		for how in --meta-only --zero-files; do
+			PACK "$how" "$T/map1" "$T/packed" "$@"
+			if same_map "$T/packed"; then
+				keep "$name" "$T/packed"
+				return
+			fi
+		done
+		echo "make-seeds: $name: its map changed without file data; left out" >&2
+		rm -f "$T/packed"
+		return
 	fi
 	keep "$name" "$T/packed"
+}
+
+# same_map PACKED: does bmapgen map PACKED's disks as $T/map1?
+same_map() {
+	mkdir -p "$T/un"
+	# shellcheck disable=SC2046 # one word per disk file (no spaces in $T)
+	set -- $(PACK_UNPACK "$1" "$T/un/disk")
+	"$BMAPGEN" "$@" > "$T/map2" 2>/dev/null
+	rm -f "$@"
+	cmp -s "$T/map1" "$T/map2"
 }
 
 # (the demo disk is 16 MiB: packed, like every disk over -max_len)

@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """Sparse multi-disk fuzz inputs (the format is described in sparse.h).
 
-  sparse.py pack [--zero-files MAP] OUT DISK...
+  sparse.py pack [--zero-files MAP | --meta-only MAP] OUT DISK...
                                  write the non-zero sectors of the disks
                                  (DISK may be - for standard input); with
                                  a virt-bmap MAP of them, the whole 4 KiB
                                  blocks of file data ("f" ranges) count
-                                 as zeros, to keep metadata only
+                                 as zeros (--zero-files), or every 4 KiB
+                                 block but those holding metadata and
+                                 directories ("m", "d" ranges) does
+                                 (--meta-only: stale copies and free
+                                 space go too)
   sparse.py unpack IN PREFIX     write PREFIX1.img, PREFIX2.img, ... as
                                  sparse files and print their names
   sparse.py digest IN            print "INDEX SIZE SHA256" per disk, as
@@ -149,6 +153,30 @@ def file_blocks(mapfile):
     return zero
 
 
+def meta_only(mapfile):
+    """{disk index: [(start, end), ...]}: all but the 4 KiB blocks that
+    hold a byte of an "m" or "d" range of a virt-bmap map (disks without
+    any are left alone)."""
+    keep = {}
+    with open(mapfile, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            w = line.split(" ", 4)
+            if len(w) < 5 or w[3] not in ("m", "d"):
+                continue
+            s = int(w[1], 16) // 4096 * 4096
+            e = (int(w[2], 16) + 4095) // 4096 * 4096
+            keep.setdefault(int(w[0]), []).append((s, e))
+    zero = {}
+    for d, rs in keep.items():
+        at = 0
+        for s, e in sorted(rs):
+            if s > at:
+                zero.setdefault(d, []).append((at, s))
+            at = max(at, e)
+        zero.setdefault(d, []).append((at, 1 << 64))
+    return zero
+
+
 def pack(out, paths, zero=None):
     if len(paths) > MAX_DISKS:
         raise SystemExit("at most %d disks" % MAX_DISKS)
@@ -209,6 +237,8 @@ def main():
     a = sys.argv[1:]
     if len(a) >= 5 and a[0] == "pack" and a[1] == "--zero-files":
         pack(a[3], a[4:], file_blocks(a[2]))
+    elif len(a) >= 5 and a[0] == "pack" and a[1] == "--meta-only":
+        pack(a[3], a[4:], meta_only(a[2]))
     elif len(a) >= 3 and a[0] == "pack":
         pack(a[1], a[2:])
     elif len(a) == 3 and a[0] == "unpack":
