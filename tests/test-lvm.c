@@ -4,8 +4,11 @@
  * (each PV sector is stamped with its own address; reading and mapping an
  * LV byte range must agree with a per-sector computation done here); a
  * writecache LV whose cache table (written here) holds some blocks,
- * replaced, uncommitted and bad entries; an unsupported segment type
- * (vdo) is reported while the rest still maps.
+ * replaced, uncommitted and bad entries; a dm-cache LV whose pool
+ * metadata (written here: version 2 with its dirty bitset, version 1
+ * with dirty flags, not shut down cleanly, damaged) holds clean and
+ * dirty blocks; an unsupported segment type (vdo) is reported while the
+ * rest still maps.
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stdlib.h>
@@ -58,6 +61,28 @@ static const char *meta_text =
 	"  segment_count = 1\n"
 	"  segment1 { start_extent = 0 extent_count = 2 type = \"striped\"\n"
 	"             stripe_count = 1 stripes = [\"pv1\", 40] }\n"
+	"}\n"
+	"dc { status = [\"READ\", \"WRITE\", \"VISIBLE\"] segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 4\n"
+	"             type = \"cache+METADATA_FORMAT\"\n"
+	"             cache_pool = \"dpool\" origin = \"dc_corig\" }\n"
+	"}\n"
+	"dc_corig { status = [\"READ\", \"WRITE\"] segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 4 type = \"striped\"\n"
+	"             stripe_count = 1 stripes = [\"pv0\", 44] }\n"
+	"}\n"
+	"dpool { status = [\"READ\", \"WRITE\"] segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 2 type = \"cache-pool\"\n"
+	"             data = \"dpool_cdata\" metadata = \"dpool_cmeta\"\n"
+	"             chunk_size = 64 cache_mode = \"writeback\" }\n"
+	"}\n"
+	"dpool_cdata { status = [\"READ\", \"WRITE\"] segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 2 type = \"striped\"\n"
+	"             stripe_count = 1 stripes = [\"pv1\", 44] }\n"
+	"}\n"
+	"dpool_cmeta { status = [\"READ\", \"WRITE\"] segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 1 type = \"striped\"\n"
+	"             stripe_count = 1 stripes = [\"pv1\", 46] }\n"
 	"}\n"
 	"}\n"
 	"}\n"
@@ -156,10 +181,102 @@ static void write_wc(uint8_t *img, bool bad, uint32_t magic)
 	}
 }
 
+/* The dm-cache LV "dc": 8 blocks of 32 KiB, origin on pv0 at extent 44;
+ * the pool's 4 cache blocks on pv1 at extent 44, its metadata (16
+ * blocks of 4 KiB) at extent 46.  DC_BLOCKS[b] is the cache block
+ * holding LV block b or -1, DC_DIRTY[b] whether it is dirty: written by
+ * write_dc(), expected by expect() and check_dc(). */
+#define DC_CHUNK 32768u
+#define DC_ORIGIN (PE_START + 44 * EXTENT)
+#define DC_DATA (PE_START + 44 * EXTENT)
+#define DC_META (PE_START + 46 * EXTENT)
+static int dc_blocks[8];
+static bool dc_dirty[8];
+enum dc_case { DC_V2, DC_V2_UNCLEAN, DC_V1, DC_BAD, DC_NO_SB };
+
+/* A persistent-data block of the metadata: a leaf with key 0 -> VAL, or
+ * an array block with the 8-byte values V. */
+static void dc_leaf(uint8_t *b, uint64_t n, uint64_t val)
+{
+	memset(b, 0, 4096);
+	bm_put_le32(b + 4, 2);
+	bm_put_le64(b + 8, n);
+	bm_put_le32(b + 16, 1);
+	bm_put_le32(b + 20, 126);
+	bm_put_le32(b + 24, 8);
+	bm_put_le64(b + 32 + 8 * 126, val);
+	bm_put_le32(b, bm_pd_csum(b, 121107));
+}
+
+static void dc_array(uint8_t *b, uint64_t n, unsigned nr, const uint64_t *v)
+{
+	memset(b, 0, 4096);
+	bm_put_le32(b + 4, 509);
+	bm_put_le32(b + 8, nr);
+	bm_put_le32(b + 12, 8);
+	bm_put_le64(b + 16, n);
+	for (unsigned j = 0; j < nr; j++)
+		bm_put_le64(b + 24 + 8 * j, v[j]);
+	bm_put_le32(b, bm_pd_csum(b, 595846735));
+}
+
+/* Cache blocks: 0 holds LV block 1 (clean), 1 block 3 (dirty), 2 none,
+ * 3 block 7 (clean); DC_BAD adds block 8 (past the LV) in 2 and block 1
+ * again in 3.  Version 2 keeps the dirty bit in the bitset (block 3 ->
+ * 4), version 1 in the mapping's flag 2. */
+static void write_dc(uint8_t *img, enum dc_case k)
+{
+	uint8_t *m = img + DC_META;
+	memset(m, 0, EXTENT);
+	bool v1 = k == DC_V1;
+	uint64_t map[4] = { 1 << 16 | 1, 3 << 16 | 1 | (v1 ? 2 : 0), 0,
+			    7 << 16 | 1 };
+	if (k == DC_BAD) {
+		map[2] = 8 << 16 | 1;
+		map[3] = 1 << 16 | 1;
+	}
+	uint64_t bits = 2;
+	bm_put_le32(m + 4, k == DC_V2_UNCLEAN ? 0 : 1);
+	bm_put_le64(m + 32, 06142003);
+	bm_put_le32(m + 40, v1 ? 1 : 2);
+	bm_put_le64(m + 192, 1);
+	bm_put_le32(m + 232, DC_CHUNK / 512);
+	bm_put_le32(m + 236, 8);
+	bm_put_le32(m + 240, 4);
+	bm_put_le64(m + 284, 3);
+	if (k != DC_NO_SB)
+		bm_put_le32(m, bm_pd_csum(m, 9031977));
+	dc_leaf(m + 4096, 1, 2);
+	dc_array(m + 2 * 4096, 2, 4, map);
+	dc_leaf(m + 3 * 4096, 3, 4);
+	dc_array(m + 4 * 4096, 4, 1, &bits);
+	for (int b = 0; b < 8; b++) {
+		dc_blocks[b] = -1;
+		dc_dirty[b] = false;
+	}
+	if (k == DC_NO_SB)
+		return;
+	dc_blocks[1] = k == DC_BAD ? 3 : 0;
+	dc_blocks[3] = 1;
+	dc_dirty[3] = true;
+	if (k != DC_BAD)
+		dc_blocks[7] = 3;
+	if (k == DC_V2_UNCLEAN)
+		dc_dirty[1] = dc_dirty[7] = true;
+}
+
 /* Where LV byte OFF lies: disk (1 or 2) and PV byte offset. */
 static void expect(const char *lv, uint64_t off, unsigned *disk,
 		   uint64_t *poff)
 {
+	if (strcmp(lv, "dc") == 0) {
+		int cb = dc_blocks[off / DC_CHUNK];
+		*disk = cb < 0 ? 1 : 2;
+		*poff = cb < 0 ? DC_ORIGIN + off
+			       : DC_DATA + (uint64_t)cb * DC_CHUNK +
+					 off % DC_CHUNK;
+		return;
+	}
 	if (strcmp(lv, "wc") == 0) {
 		int cb = wc_blocks[off / WC_BS];
 		*disk = cb < 0 ? 1 : 2;
@@ -192,6 +309,7 @@ struct piece {
 };
 struct pieces {
 	struct piece p[4096];
+	unsigned flags[4096];
 	size_t n;
 };
 
@@ -202,6 +320,62 @@ static int collect(void *opaque, unsigned disk, uint64_t off, uint64_t len,
 	if (ps->n < 4096)
 		ps->p[ps->n++] = (struct piece){ disk, off, len };
 	return 0;
+}
+
+static int collect_flags(void *opaque, unsigned disk, uint64_t off,
+			 uint64_t len, unsigned flags)
+{
+	struct pieces *ps = opaque;
+	if (ps->n < 4096) {
+		ps->flags[ps->n] = flags;
+		ps->p[ps->n++] = (struct piece){ disk, off, len };
+	}
+	return 0;
+}
+
+/* Map every block of "dc" and compare the pieces with the table: the
+ * cache alone (dirty), the origin then the cache as a copy (clean),
+ * the origin alone (not cached). */
+static void check_dc(struct bm_ctx *ctx, const char *what)
+{
+	struct bm_volume *v = NULL;
+	for (struct bm_volume *x = bm_volumes(ctx); x; x = x->next)
+		if (strcmp(x->dev, "/dev/vg/dc") == 0)
+			v = x;
+	CHECK(v != NULL, "%s: /dev/vg/dc not assembled", what);
+	if (!v)
+		return;
+	int bad = 0;
+	for (int b = 0; b < 8; b++) {
+		struct { unsigned disk; uint64_t off, len; unsigned flags; } p[4];
+		size_t n = 0;
+		struct pieces *ps = calloc(1, sizeof *ps);
+		bm_volume_map(v, b * DC_CHUNK + 512, DC_CHUNK - 1024, 0,
+			      collect_flags, ps);
+		for (size_t i = 0; i < ps->n && n < 4; i++, n++) {
+			p[n].disk = ps->p[i].disk;
+			p[n].off = ps->p[i].off;
+			p[n].len = ps->p[i].len;
+			p[n].flags = ps->flags[i];
+		}
+		n = ps->n;
+		free(ps);
+		uint64_t o = DC_ORIGIN + b * DC_CHUNK + 512;
+		uint64_t c = DC_DATA + (uint64_t)dc_blocks[b] * DC_CHUNK + 512;
+		uint64_t len = DC_CHUNK - 1024;
+		if (dc_blocks[b] < 0)
+			bad += !(n == 1 && p[0].disk == 1 && p[0].off == o &&
+				 p[0].len == len);
+		else if (dc_dirty[b])
+			bad += !(n == 1 && p[0].disk == 2 && p[0].off == c &&
+				 p[0].len == len);
+		else
+			bad += !(n == 2 && p[0].disk == 1 && p[0].off == o &&
+				 !(p[0].flags & BM_RANGE_COPY) &&
+				 p[1].disk == 2 && p[1].off == c &&
+				 (p[1].flags & BM_RANGE_COPY));
+	}
+	CHECK(bad == 0, "%s: %d blocks of /dev/vg/dc mapped wrongly", what, bad);
 }
 
 static struct bm_volume *find_vol(struct bm_ctx *ctx, const char *dev)
@@ -236,6 +410,8 @@ static void check_lv(struct bm_ctx *ctx, const char *name, uint64_t size)
 	}
 	CHECK(bad == 0, "%s: %d sectors read from the wrong place", dev, bad);
 	free(buf);
+	if (strcmp(name, "dc") == 0)
+		return; /* (clean blocks map twice: check_dc) */
 
 	/* Map: ranges starting and ending around every chunk edge, byte
 	 * granular; pieces must be contiguous with the per-byte answer. */
@@ -279,27 +455,39 @@ static void check_lv(struct bm_ctx *ctx, const char *name, uint64_t size)
 	CHECK(bad == 0, "%s: %d mapping errors", dev, bad);
 }
 
+/* A new context with the two PVs probed and their VG assembled. */
+static struct bm_ctx *assemble(uint8_t *a, uint8_t *b, const char *what)
+{
+	struct bm_ctx *ctx = bm_ctx_new(NULL);
+	struct bm_volume *va = bm_volume_memory(ctx, a, PV_SIZE, "/dev/sda", 1);
+	struct bm_volume *vb = bm_volume_memory(ctx, b, PV_SIZE, "/dev/sdb", 2);
+	CHECK(bm_probe_volume(va) == &bm_lvm_prober, "%s: PV a not recognised",
+	      what);
+	CHECK(bm_probe_volume(vb) == &bm_lvm_prober, "%s: PV b not recognised",
+	      what);
+	CHECK(bm_lvm_prober.assemble(ctx) > 0, "%s: VG not assembled", what);
+	return ctx;
+}
+
 int main(void)
 {
 	uint8_t *a = malloc(PV_SIZE), *b = malloc(PV_SIZE);
 	make_pv(a, 0, "PV" "000000000000000000000000000000", meta_text);
 	make_pv(b, 1, "PV" "111111111111111111111111111111", meta_text);
 	write_wc(b, false, 0x23489321u);
+	write_dc(b, DC_V2);
 
 	/* CRC against a value lvm2 wrote (a label sector of a real PV is
 	 * checked by the image tests; here a known vector): the CRC of no
 	 * bytes is the initial value. */
 	CHECK(bm_lvm_crc(LVM_INITIAL_CRC, "", 0) == LVM_INITIAL_CRC, "crc");
 
-	struct bm_ctx *ctx = bm_ctx_new(NULL);
-	struct bm_volume *va = bm_volume_memory(ctx, a, PV_SIZE, "/dev/sda", 1);
-	struct bm_volume *vb = bm_volume_memory(ctx, b, PV_SIZE, "/dev/sdb", 2);
-	CHECK(bm_probe_volume(va) == &bm_lvm_prober, "PV a not recognised");
-	CHECK(bm_probe_volume(vb) == &bm_lvm_prober, "PV b not recognised");
-	CHECK(bm_lvm_prober.assemble(ctx) > 0, "VG not assembled");
+	struct bm_ctx *ctx = assemble(a, b, "clean");
 	check_lv(ctx, "lin", 5 * EXTENT);
 	check_lv(ctx, "s3", 9 * EXTENT);
 	check_lv(ctx, "wc", 4 * EXTENT);
+	check_lv(ctx, "dc", 4 * EXTENT);
+	check_dc(ctx, "dm-cache v2");
 	CHECK(bm_ctx_status(ctx) == BM_OK, "warnings: status %d",
 	      bm_ctx_status(ctx));
 	bm_ctx_free(ctx);
@@ -309,18 +497,40 @@ int main(void)
 	 * mapped through its origin. */
 	for (int k = 0; k < 2; k++) {
 		write_wc(b, k == 0, k == 0 ? 0x23489321u : 0);
-		ctx = bm_ctx_new(NULL);
-		va = bm_volume_memory(ctx, a, PV_SIZE, "/dev/sda", 1);
-		vb = bm_volume_memory(ctx, b, PV_SIZE, "/dev/sdb", 2);
-		bm_probe_volume(va);
-		bm_probe_volume(vb);
-		CHECK(bm_lvm_prober.assemble(ctx) > 0, "VG not assembled");
+		ctx = assemble(a, b, "writecache");
 		check_lv(ctx, "wc", 4 * EXTENT);
 		check_lv(ctx, "lin", 5 * EXTENT);
 		CHECK(bm_ctx_status(ctx) == BM_WARN,
 		      "writecache case %d not reported", k);
 		bm_ctx_free(ctx);
 	}
+	write_wc(b, false, 0x23489321u);
+
+	/* dm-cache: without a clean shutdown every block is dirty (in
+	 * writeback mode); version 1 has dirty flags; an origin block past
+	 * the LV and one cached twice are reported (the later cache block
+	 * counts); without a superblock the LV maps through its origin. */
+	static const struct {
+		enum dc_case k;
+		const char *what;
+		int status;
+	} dcs[] = {
+		{ DC_V2_UNCLEAN, "dm-cache unclean", BM_OK },
+		{ DC_V1, "dm-cache v1", BM_OK },
+		{ DC_BAD, "dm-cache bad entries", BM_WARN },
+		{ DC_NO_SB, "dm-cache without superblock", BM_WARN },
+	};
+	for (size_t i = 0; i < sizeof dcs / sizeof dcs[0]; i++) {
+		write_dc(b, dcs[i].k);
+		ctx = assemble(a, b, dcs[i].what);
+		check_lv(ctx, "dc", 4 * EXTENT);
+		check_dc(ctx, dcs[i].what);
+		check_lv(ctx, "lin", 5 * EXTENT);
+		CHECK(bm_ctx_status(ctx) == dcs[i].status, "%s: status %d",
+		      dcs[i].what, bm_ctx_status(ctx));
+		bm_ctx_free(ctx);
+	}
+	write_dc(b, DC_V2);
 
 	/* An unsupported segment type (vdo) is reported as not mapped; the
 	 * other LVs still map. */
@@ -334,12 +544,8 @@ int main(void)
 	make_pv(a, 0, "PV" "000000000000000000000000000000", t2);
 	make_pv(b, 1, "PV" "111111111111111111111111111111", t2);
 	write_wc(b, false, 0x23489321u);
-	ctx = bm_ctx_new(NULL);
-	va = bm_volume_memory(ctx, a, PV_SIZE, "/dev/sda", 1);
-	vb = bm_volume_memory(ctx, b, PV_SIZE, "/dev/sdb", 2);
-	bm_probe_volume(va);
-	bm_probe_volume(vb);
-	CHECK(bm_lvm_prober.assemble(ctx) > 0, "VG with vdo not assembled");
+	write_dc(b, DC_V2);
+	ctx = assemble(a, b, "vdo");
 	CHECK(bm_ctx_status(ctx) == BM_WARN, "vdo segment not reported");
 	check_lv(ctx, "lin", 5 * EXTENT);
 	bm_ctx_free(ctx);
@@ -350,8 +556,8 @@ int main(void)
 	a[MDA_OFF + 600] ^= 1;
 	b[MDA_OFF + 600] ^= 1;
 	ctx = bm_ctx_new(NULL);
-	va = bm_volume_memory(ctx, a, PV_SIZE, "/dev/sda", 1);
-	vb = bm_volume_memory(ctx, b, PV_SIZE, "/dev/sdb", 2);
+	struct bm_volume *va = bm_volume_memory(ctx, a, PV_SIZE, "/dev/sda", 1);
+	struct bm_volume *vb = bm_volume_memory(ctx, b, PV_SIZE, "/dev/sdb", 2);
 	bm_probe_volume(va);
 	bm_probe_volume(vb);
 	CHECK(bm_lvm_prober.assemble(ctx) == 0, "VG from a bad checksum");

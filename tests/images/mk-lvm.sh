@@ -27,17 +27,10 @@
 # drives are labelled and addressed as /dev/disk/guestfs/da, db, ...).
 # Images are deterministic up to LVM's
 # uuids and timestamps.
-set -euo pipefail
-SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${1:-$SRCDIR/tests/images}
-export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
-export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+# shellcheck source=tests/images/appliance.sh
+. "$(dirname "$0")/appliance.sh"
 
-python3 "$SRCDIR/tests/oracle/tagtree.py" gen --manifest "$T/tree.json" \
-	--profile small --seed 1 "$T/tree" >/dev/null
-cp "$T/tree.json" "$OUT/lvm-tree.json"
+small_tree lvm-tree.json
 # GNU sparse archive: the tree's sparse file stays sparse in the LVs.
 tar -C "$T" --sparse --numeric-owner -cf "$T/tree.tar" tree
 

@@ -28,17 +28,10 @@
 # tag wherever the stripe's other data sector is zero: tests/test-md.sh
 # blanks parity before scanning for tags.)  UUIDs are fixed; superblock
 # timestamps vary.
-set -euo pipefail
-SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${1:-$SRCDIR/tests/images}
-export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
-export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+# shellcheck source=tests/images/appliance.sh
+. "$(dirname "$0")/appliance.sh"
 
-python3 "$SRCDIR/tests/oracle/tagtree.py" gen --manifest "$T/tree.json" \
-	--profile small --seed 1 "$T/tree" >/dev/null
-cp "$T/tree.json" "$OUT/md-tree.json"
+small_tree md-tree.json
 
 # Sets (MD_SETS, default all): "base" the images above, "extra" more
 # layouts (see below).  name:MiB:label; in the appliance the disks are

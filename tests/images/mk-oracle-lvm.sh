@@ -17,13 +17,8 @@
 # in the filesystems) to fragment them.  Images are deterministic up to
 # the GPT/LVM/filesystem UUIDs and timestamps; the oracle test
 # (tests/oracle/test-oracle-lvm.sh) checks whatever they contain.
-set -euo pipefail
-SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${1:-$SRCDIR/tests/images}
-export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
-export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+# shellcheck source=tests/images/appliance.sh
+. "$(dirname "$0")/appliance.sh"
 
 gen() { # name seed first-id
 	mkdir -p "$T/$1"

@@ -14,17 +14,10 @@
 #            the quota files (30 dquots per 4 KiB block), so the user and
 #            group quota files have holes
 # plus limits for user 123456 and group 999999 (dquots without usage).
-set -euo pipefail
-SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${1:-$SRCDIR/tests/images}
-export LIBGUESTFS_BACKEND=${LIBGUESTFS_BACKEND:-direct}
-export LIBGUESTFS_BACKEND_SETTINGS=${LIBGUESTFS_BACKEND_SETTINGS:-force_tcg}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+# shellcheck source=tests/images/appliance.sh
+. "$(dirname "$0")/appliance.sh"
 
-python3 "$SRCDIR/tests/oracle/tagtree.py" gen --manifest "$T/tree.json" \
-	--profile small --seed 1 "$T/tree" >/dev/null
-cp "$T/tree.json" "$OUT/xfs-quota-tree.json"
+small_tree xfs-quota-tree.json
 truncate -s 64M "$T/xfs-quota.img"
 head -c 8192 /dev/urandom > "$T/blob"
 cat > "$T/quota.sh" <<'EOF'

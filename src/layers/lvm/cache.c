@@ -12,12 +12,15 @@
  * << 16 | flags), flag 1 valid, flag 2 dirty (version 1).  Version 2
  * keeps the dirty flags in a dm-bitset: a dm-array of le64 words, bit
  * I % 64 of word I / 64.  Without the clean-shutdown flag the kernel
- * takes every valid block as dirty.
+ * takes every valid block as dirty (here: in writeback mode; a
+ * writethrough cache writes the origin too).  A partial last block of
+ * the origin is never cached (dm-cache-target.c: "We don't cache
+ * these").
  *
  * A valid cache block holds the current content of its origin block.
  * A clean one is a copy of the origin's (mapped after it, as a copy); a
  * dirty one is newer (the origin's copy is stale: the cache block alone
- * is mapped).  A writethrough cache writes both, so is never dirty.
+ * is mapped).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -39,7 +42,8 @@ struct load {
 	uint64_t ndirty;        /* words */
 	struct lvm_single *one;
 	size_t n, cap;
-	uint64_t bad, bad_first; /* entries naming no block of the LV */
+	uint64_t bad, bad_at;   /* entries naming no block of the LV, and
+				 * where the first is */
 };
 
 static void dirty_word(void *o, uint64_t i, const uint8_t *val)
@@ -53,22 +57,21 @@ static void mapping(void *o, uint64_t cb, const uint8_t *val)
 {
 	struct load *l = o;
 	uint64_t v = bm_le64(val), ob = v >> 16;
-	if (!(v & M_VALID) || cb >= l->cblocks)
+	/* (the walk gives each CB < cblocks once: n <= cblocks) */
+	if (!(v & M_VALID) || cb >= l->cblocks || l->n >= l->cblocks)
 		return;
 	if (ob >= l->oblocks) {
 		if (!l->bad++)
-			l->bad_first = cb;
+			l->bad_at = l->pd.at + 24 + cb % 509 * 8;
 		return;
 	}
-	bool dirty = false;
-	if (l->writeback) {
-		if (l->v1)
-			dirty = v & M_DIRTY;
-		else if (l->dirty)
-			dirty = l->dirty[cb / 64] >> (cb % 64) & 1;
-		else
-			dirty = true; /* not shut down cleanly */
-	}
+	bool dirty;
+	if (l->v1)
+		dirty = v & M_DIRTY;
+	else if (l->dirty)
+		dirty = l->dirty[cb / 64] >> (cb % 64) & 1;
+	else
+		dirty = l->writeback; /* not shut down cleanly */
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 256;
 		l->one = bm_reallocarray(l->one, l->cap, sizeof *l->one);
@@ -134,7 +137,7 @@ int bm_lvm_cache_load(struct lvm_lv *lv, struct lvm_seg *seg)
 		return -1;
 	}
 	struct load l = {
-		.pd = { .ctx = ctx, .dev = pool->dev,
+		.pd = { .ctx = ctx, .dev = meta->dev,
 			.what = "cache metadata", .vol = meta, .base = moff,
 			.nblocks = mlen / BM_PD_BLOCK },
 		.writeback = writeback,
@@ -152,9 +155,12 @@ int bm_lvm_cache_load(struct lvm_lv *lv, struct lvm_seg *seg)
 	}
 	uint64_t need;
 	l.cblocks = bm_le32(sb + 240);
+	/* the blocks fit the data area, and their mapping entries (509 per
+	 * array block) the metadata */
 	if ((uint64_t)bm_le32(sb + 232) * LVM_SECTOR != chunk ||
 	    bm_le32(sb + 236) != BM_PD_BLOCK / LVM_SECTOR ||
-	    !bm_mul(l.cblocks, chunk, &need) || need > dlen) {
+	    !bm_mul(l.cblocks, chunk, &need) || need > dlen ||
+	    l.cblocks / 509 >= l.pd.nblocks) {
 		bm_warn(ctx, l.pd.dev, moff + 232,
 			"dm-cache superblock: block size or count (0x%llx "
 			"blocks of 0x%llx bytes) does not fit the cache pool: "
@@ -163,36 +169,42 @@ int bm_lvm_cache_load(struct lvm_lv *lv, struct lvm_seg *seg)
 		free(sb);
 		return -1;
 	}
-	l.oblocks = seg->len / chunk + (seg->len % chunk != 0);
+	l.oblocks = seg->len / chunk; /* whole blocks only */
 	l.v1 = bm_le32(sb + 40) == 1;
 	bool clean = bm_le32(sb + 4) & CACHE_CLEAN_SHUTDOWN;
 	uint64_t mroot = bm_le64(sb + 192), droot = bm_le64(sb + 284);
 	free(sb);
-	if (writeback && !l.v1 && clean) {
+	if (!l.v1 && clean) {
+		/* (cblocks / 64 + 1 words: at most 8 bytes per 509 * 64
+		 * cache blocks, each of them in the metadata; words the
+		 * walk leaves unread stay all ones: dirty, the safe side) */
 		l.ndirty = l.cblocks / 64 + 1;
-		/* (unread words stay all ones: dirty, the safe side) */
 		l.dirty = bm_malloc(l.ndirty * sizeof *l.dirty);
 		for (uint64_t i = 0; i < l.ndirty; i++)
 			l.dirty[i] = UINT64_MAX;
-		bm_pd_array_walk(&l.pd, droot, 8, dirty_word, &l);
+		bm_pd_array_walk(&l.pd, droot, l.ndirty, 8, dirty_word, &l);
 	}
-	if (writeback && l.v1 && !clean)
-		l.v1 = false; /* no bitset: every valid block is dirty */
-	bm_pd_array_walk(&l.pd, mroot, 8, mapping, &l);
+	if (l.v1 && !clean)
+		l.v1 = false; /* its dirty flags are not to be trusted */
+	bm_pd_array_walk(&l.pd, mroot, l.cblocks, 8, mapping, &l);
 	free(l.dirty);
 	if (l.pd.bad)
-		bm_warn(ctx, l.pd.dev, BM_NO_OFFSET,
+		bm_warn(ctx, l.pd.dev, moff,
 			"dm-cache mapping or dirty set damaged: %s mapped in "
 			"part", lv->dev);
 	if (l.bad)
-		bm_warn(ctx, l.pd.dev, BM_NO_OFFSET,
-			"dm-cache: %llu cache blocks name no block of %s (the "
-			"first: cache block %llu): ignored",
-			(unsigned long long)l.bad, lv->dev,
-			(unsigned long long)l.bad_first);
+		bm_warn(ctx, l.pd.dev, l.bad_at,
+			"dm-cache: %llu cache blocks name no whole block of "
+			"%s (the first here): ignored",
+			(unsigned long long)l.bad, lv->dev);
 	struct lvm_remap *m = bm_calloc(1, sizeof *m);
-	/* (two cache blocks for one origin block: the higher counts) */
-	bm_lvm_remap_from_singles(m, l.one, l.n);
+	/* (two cache blocks for one origin block: the kernel never writes
+	 * that; the higher counts) */
+	size_t lost = bm_lvm_remap_from_singles(m, l.one, l.n);
+	if (lost)
+		bm_warn(ctx, l.pd.dev, moff,
+			"dm-cache: %zu origin blocks of %s are in more than one "
+			"cache block: the last counts", lost, lv->dev);
 	free(l.one);
 	m->unit = chunk;
 	m->base = doff;

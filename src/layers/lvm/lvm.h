@@ -206,9 +206,10 @@ void bm_lvm_emit_footprint(struct lvm_lv *lv, bm_obj obj, unsigned depth);
  * both continue it); *CAP is the allocated length. */
 void bm_lvm_run_add(struct lvm_remap *m, size_t *cap, uint64_t v, uint64_t p,
 		    bool copy);
-/* Sort S and append one run entry per block, the winner of each. */
-void bm_lvm_remap_from_singles(struct lvm_remap *m, struct lvm_single *s,
-			       size_t n);
+/* Sort S and append one run entry per block, the winner of each.
+ * Returns how many lost (blocks named more than once). */
+size_t bm_lvm_remap_from_singles(struct lvm_remap *m, struct lvm_single *s,
+				 size_t n);
 void bm_lvm_remap_free(struct lvm_remap *m);
 /* Map or read [OFF, OFF+LEN) of the virtual volume through M (NULL:
  * nothing mapped; reads fail with ENODATA). */
@@ -227,6 +228,8 @@ struct bm_pd {
 	uint64_t base;         /* byte offset of block 0 in VOL */
 	uint64_t nblocks;
 	bool bad;              /* a walk skipped damaged parts (warned) */
+	uint64_t at;           /* byte offset in VOL of the array block a
+				* bm_pd_array_walk callback's value is in */
 };
 /* The checksum of a block whose type XORs it with XOR. */
 uint32_t bm_pd_csum(const uint8_t *b, uint32_t xor);
@@ -238,11 +241,11 @@ int bm_pd_lookup(struct bm_pd *pd, uint64_t root, uint64_t key,
 /* Every (key, 8-byte value) of the btree at ROOT, in key order. */
 typedef void (*bm_pd_leaf_fn)(void *o, uint64_t key, uint64_t val);
 void bm_pd_walk(struct bm_pd *pd, uint64_t root, bm_pd_leaf_fn fn, void *o);
-/* Every (index, value) of the dm-array at ROOT (values of VALUE_SIZE
- * bytes), in index order. */
+/* Every (index, value) of the dm-array at ROOT of N values of
+ * VALUE_SIZE (<= 4072) bytes, in index order, each index once. */
 typedef void (*bm_pd_value_fn)(void *o, uint64_t index, const uint8_t *val);
-void bm_pd_array_walk(struct bm_pd *pd, uint64_t root, uint32_t value_size,
-		      bm_pd_value_fn fn, void *o);
+void bm_pd_array_walk(struct bm_pd *pd, uint64_t root, uint64_t n,
+		      uint32_t value_size, bm_pd_value_fn fn, void *o);
 
 /* thin.c: fill SEG->remap, or warn and return -1 */
 int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg);

@@ -29,11 +29,16 @@ uint32_t bm_pd_csum(const uint8_t *b, uint32_t xor)
 int bm_pd_read(struct bm_pd *pd, uint64_t b, uint8_t *buf)
 {
 	uint64_t off;
-	if (b >= pd->nblocks || !bm_muladd(b, BM_PD_BLOCK, pd->base, &off) ||
-	    bm_read(pd->vol, buf, BM_PD_BLOCK, off) < 0) {
-		bm_warn(pd->ctx, pd->dev, BM_NO_OFFSET,
-			"%s block %llu unreadable", pd->what,
-			(unsigned long long)b);
+	if (b >= pd->nblocks || !bm_muladd(b, BM_PD_BLOCK, pd->base, &off)) {
+		bm_warn(pd->ctx, pd->dev, pd->base,
+			"%s: block %llu is past its end (%llu blocks)",
+			pd->what, (unsigned long long)b,
+			(unsigned long long)pd->nblocks);
+		return -1;
+	}
+	if (bm_read(pd->vol, buf, BM_PD_BLOCK, off) < 0) {
+		bm_warn(pd->ctx, pd->dev, off, "%s block %llu unreadable",
+			pd->what, (unsigned long long)b);
 		return -1;
 	}
 	return 0;
@@ -137,6 +142,9 @@ void bm_pd_walk(struct bm_pd *pd, uint64_t root, bm_pd_leaf_fn fn, void *o)
 struct array_walk {
 	struct bm_pd *pd;
 	uint32_t value_size;
+	uint64_t n, nkeys;     /* entries, array blocks */
+	bool any;
+	uint64_t last;         /* the last key taken */
 	bm_pd_value_fn fn;
 	void *o;
 	uint8_t buf[BM_PD_BLOCK];
@@ -153,25 +161,42 @@ static void array_leaf(void *o, uint64_t key, uint64_t b)
 		return;
 	}
 	uint32_t nr = bm_le32(buf + 8);
-	if (bm_le32(buf) != bm_pd_csum(buf, ARRAY_CSUM_XOR) ||
-	    bm_le64(buf + 16) != b || bm_le32(buf + 4) != max ||
-	    bm_le32(buf + 12) != a->value_size || nr > max ||
-	    key > UINT64_MAX / max) {
-		bm_warn(pd->ctx, pd->dev, pd->base + b * BM_PD_BLOCK,
-			"%s array block %llu is corrupt", pd->what,
-			(unsigned long long)b);
+	uint64_t at = pd->base + b * BM_PD_BLOCK; /* (read: no overflow) */
+	/* Keys (array block indexes) rise and stay below the array's
+	 * size: every entry is taken once, so crafted trees that repeat
+	 * a key cannot multiply the entries. */
+	if ((a->any && key <= a->last) || key >= a->nkeys) {
+		bm_warn(pd->ctx, pd->dev, at,
+			"%s: array block %llu under key %llu, out of order or "
+			"past the array's %llu entries: skipped", pd->what,
+			(unsigned long long)b, (unsigned long long)key,
+			(unsigned long long)a->n);
 		pd->bad = true;
 		return;
 	}
-	for (uint32_t j = 0; j < nr; j++)
+	if (bm_le32(buf) != bm_pd_csum(buf, ARRAY_CSUM_XOR) ||
+	    bm_le64(buf + 16) != b || bm_le32(buf + 4) != max ||
+	    bm_le32(buf + 12) != a->value_size || nr > max) {
+		bm_warn(pd->ctx, pd->dev, at, "%s array block %llu is corrupt",
+			pd->what, (unsigned long long)b);
+		pd->bad = true;
+		return;
+	}
+	a->any = true;
+	a->last = key;
+	pd->at = at;
+	/* (key < nkeys: key * max + j <= n - 1 + max, no overflow) */
+	for (uint32_t j = 0; j < nr && key * max + j < a->n; j++)
 		a->fn(a->o, key * max + j, buf + ARRAY_HEADER + j * a->value_size);
 }
 
-void bm_pd_array_walk(struct bm_pd *pd, uint64_t root, uint32_t value_size,
-		      bm_pd_value_fn fn, void *o)
+void bm_pd_array_walk(struct bm_pd *pd, uint64_t root, uint64_t n,
+		      uint32_t value_size, bm_pd_value_fn fn, void *o)
 {
+	uint32_t max = (BM_PD_BLOCK - ARRAY_HEADER) / value_size;
 	struct array_walk *a = bm_malloc(sizeof *a);
 	*a = (struct array_walk){ .pd = pd, .value_size = value_size,
+				  .n = n, .nkeys = n / max + (n % max != 0),
 				  .fn = fn, .o = o };
 	bm_pd_walk(pd, root, array_leaf, a);
 	free(a);

@@ -43,17 +43,21 @@ static int cmp_single(const void *a, const void *b)
 	return x->p < y->p ? -1 : x->p > y->p;
 }
 
-void bm_lvm_remap_from_singles(struct lvm_remap *m, struct lvm_single *s,
-			       size_t n)
+size_t bm_lvm_remap_from_singles(struct lvm_remap *m, struct lvm_single *s,
+				 size_t n)
 {
-	size_t cap = 0;
+	size_t cap = 0, lost = 0;
 	if (n)
 		bm_qsort(s, n, sizeof *s, cmp_single);
 	/* Sorted by block, then order, then stored block: the last of
 	 * each block's group is the one that counts. */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (i + 1 == n || s[i + 1].v != s[i].v)
 			bm_lvm_run_add(m, &cap, s[i].v, s[i].p, s[i].copy);
+		else
+			lost++;
+	}
+	return lost;
 }
 
 void bm_lvm_remap_free(struct lvm_remap *m)

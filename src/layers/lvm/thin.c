@@ -109,7 +109,9 @@ int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg)
 		bm_qsort(m->r, m->n, sizeof *m->r, cmp_run);
 	/* Drop what lies outside the LV or the pool, and overlaps. */
 	struct bm_volume *data = ps->lv2->vol;
-	uint64_t vmax = lv->size / bs, pmax = data->size / bs;
+	/* (a partial last block of the LV is provisioned like the others) */
+	uint64_t vmax = lv->size / bs + (lv->size % bs != 0);
+	uint64_t pmax = data->size / bs;
 	size_t k = 0;
 	for (size_t i = 0; i < m->n; i++) {
 		struct lvm_run r = m->r[i];
