@@ -55,6 +55,7 @@ check: deps-test $(SANBUILD)/build.ninja
 	ninja -C $(BUILD)
 	ninja -C $(SANBUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C $(SANBUILD) --print-errorlogs --num-processes 2
 	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)

@@ -67,6 +67,8 @@ def run_one(name, img, timeout):
     not fail the sweep; a wall-clock limit of 6x catches hangs."""
     env = dict(os.environ)
     env['ASAN_OPTIONS'] = 'detect_leaks=1:abort_on_error=0:exitcode=99'
+    env['LSAN_OPTIONS'] = 'suppressions=' + os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), 'lsan.supp')
     env['UBSAN_OPTIONS'] = 'halt_on_error=1:print_stacktrace=1:exitcode=99'
     with tempfile.TemporaryFile() as errf:
         p = subprocess.Popen([BMAPGEN, img], stdout=subprocess.DEVNULL,

@@ -6,6 +6,9 @@
 # packed sparse: sparse.h), 2 GiB of RSS, 20 s per input.
 # shellcheck disable=SC2034 # used by the scripts that source this
 FUZZ_OPTS=(-max_len=4194304 -rss_limit_mb=2048 -timeout=20)
+# leaks inside libraries on their own error paths (tests/lsan.supp)
+LSAN_OPTIONS=suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tests/lsan.supp
+export LSAN_OPTIONS
 
 # fuzz_seeds BUILD SRC: make BUILD/fuzz-seeds with make-seeds.sh unless
 # it is there (made again when it predates the maps/ and qcow2/
