@@ -17,9 +17,11 @@ O the origin chunk's disk range and C the cache block's, and "objects"
 the `f`, `d` and `m` objects of /dev/vgt/LV with their offsets inside
 the chunk:
   valid and clean   objects in C = objects in O (C is a copy)
-  valid and dirty   objects in C = what the chunk holds; none in O
-                    (its origin copy is stale)
+  valid and dirty   no object in O (its origin copy is stale; what C
+                    holds is checked by the tags, tests/test-lvm.sh)
   not valid         no object in C
+(Of two cache blocks naming one origin block, which the kernel never
+writes, the later is taken, as bmapgen does.)
 Exit status 0 when all hold, 1 otherwise.
 SPDX-License-Identifier: GPL-2.0-or-later
 """

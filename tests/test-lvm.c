@@ -532,6 +532,27 @@ int main(void)
 	}
 	write_dc(b, DC_V2);
 
+	/* A second writecache LV naming the same cache volume (lvm2 never
+	 * writes that): reported, and the first keeps its table. */
+	char *t3 = bm_asprintf("%.*s"
+			       "wc2 { status = [\"READ\", \"VISIBLE\"] "
+			       "segment_count = 1 segment1 { start_extent = 0 "
+			       "extent_count = 4 type = \"writecache\" "
+			       "writecache = \"fast_cvol\" "
+			       "origin = \"wc_wcorig\" "
+			       "writecache_block_size = 4096 } }\n%s",
+			       (int)(strstr(meta_text, "dc {") - meta_text),
+			       meta_text, strstr(meta_text, "dc {"));
+	make_pv(a, 0, "PV" "000000000000000000000000000000", t3);
+	make_pv(b, 1, "PV" "111111111111111111111111111111", t3);
+	write_wc(b, false, 0x23489321u);
+	write_dc(b, DC_V2);
+	ctx = assemble(a, b, "shared cache volume");
+	check_lv(ctx, "wc", 4 * EXTENT);
+	CHECK(bm_ctx_status(ctx) == BM_WARN, "shared cache volume not reported");
+	bm_ctx_free(ctx);
+	free(t3);
+
 	/* An unsupported segment type (vdo) is reported as not mapped; the
 	 * other LVs still map. */
 	char *vdo = bm_strdup(meta_text);

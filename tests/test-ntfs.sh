@@ -23,8 +23,9 @@ BMAPGEN=${BMAPGEN:-build/bmapgen}
 SRCDIR=${SRCDIR:-.}
 BMAPGEN=$(realpath "$BMAPGEN")
 # Under ASan: full stacks, so that only the library's own leak on a
-# failed mount is suppressed (tests/lsan-ntfs.supp; see tests/lsan.supp)
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0
+# failed mount is suppressed (tests/lsan-ntfs.supp; see tests/lsan.supp),
+# and a leak aborts (exit 1 alone would pass for a warning)
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0:abort_on_error=1
 export LSAN_OPTIONS=suppressions=$(realpath "$(dirname "$0")")/lsan-ntfs.supp
 SRCDIR=$(realpath "$SRCDIR")
 ORACLE=$SRCDIR/tests/oracle

@@ -116,6 +116,14 @@ static void test_array(void)
 	CHECK(s.calls == 1200 && s.wrong == 0 && bad,
 	      "repeated key: %u values, %u wrong, bad %d", s.calls, s.wrong,
 	      bad);
+	/* one array block under several rising keys: taken once (a tree
+	 * naming one block under every key multiplied the entries) */
+	build();
+	uint64_t k7[] = { 0, 1, 2 }, v7[] = { 4, 4, 4 };
+	node(1, true, 3, k7, v7);
+	s = walk(1200, &bad);
+	CHECK(s.calls == PER && bad, "one block under three keys: %u values, "
+	      "bad %d", s.calls, bad);
 	/* a key past the array's end */
 	build();
 	uint64_t k4[] = { 2, 7 }, v4[] = { 6, 6 };

@@ -3,6 +3,10 @@
 # bmapgen (the sanitizer build under make check): it must exit 0, 1 or 2
 # within 60 s, without a sanitizer report.  Sparse multi-disk inputs
 # (tests/fuzz/sparse.h) are unpacked into sparse files first.
+# Full stacks, so that only libntfs-3g's own leak on a failed mount is
+# suppressed (tests/lsan-ntfs.supp; see tests/lsan.supp)
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0
+export LSAN_OPTIONS=suppressions=$SRCDIR/tests/lsan-ntfs.supp
 fail=0; n=0
 T="$BUILDDIR/regress-disks"
 for f in "$SRCDIR"/tests/fuzz/regress/*; do

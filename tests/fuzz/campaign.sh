@@ -19,7 +19,8 @@
 # chunks.  A chunk interrupted with SIGINT exits 72 and counts its time.
 # A campaign killed outright loses at most the last 5 s of its running
 # chunks: their CPU time is polled from /proc, and the next campaign
-# records it with the status "killed".
+# records it with the status "killed".  One campaign runs per BUILD
+# (BUILD/fuzz-campaign.lock).
 #
 # usage: campaign.sh BUILD CPU_SECONDS [JOBS [CHUNK [NOTE]]]
 #        campaign.sh BUILD --report
@@ -48,10 +49,19 @@ WANT=${2:?cpu seconds per target}; JOBS=${3:-2}; CHUNK=${4:-900}; NOTE=${5:-}
 # shellcheck source=tests/fuzz/common.sh
 . "$SRC/tests/fuzz/common.sh"
 fuzz_seeds "$B" "$SRC"
+# One campaign per build at a time: every job and fuzzer inherits the
+# lock, so the jobs of a campaign killed outright (kill -9 of this shell
+# leaves them running) keep a new one out until they end.
+exec 8> "$B/fuzz-campaign.lock"
+flock -n 8 || { echo "campaign: another campaign runs on $B (or its jobs are ending)" >&2; exit 2; }
 R=$B/fuzz-running; mkdir -p "$R" "$B/fuzz-crashes"
-# chunks of a campaign that was killed (SIGKILL, the machine stopped):
-# their CPU time at the last poll, status "killed"
-cat "$R"/*.partial >> "$L" 2> /dev/null
+# Chunks of a campaign that was killed (SIGKILL, the machine stopped):
+# their CPU time at the last poll, status "killed".  Each is claimed by
+# a rename first, so a kill here loses a line rather than adding it
+# twice.
+for f in "$R"/*.partial; do
+	[ -e "$f" ] && mv "$f" "$f.taken" && cat "$f.taken" >> "$L"
+done
 rm -f "$R"/* "$B/fuzz-stop"
 touch "$R/.start"
 
@@ -71,7 +81,7 @@ partial() {
 
 # one job: pick, run, record, until every target is done
 job() {
-	local name have st u s tpid
+	local name have st u s tpid cpu note
 	while [ ! -e "$B/fuzz-stop" ]; do
 		while [ -e "$B/fuzz-pause" ] && [ ! -e "$B/fuzz-stop" ]; do sleep 20; done
 		exec 9> "$B/fuzz-pick.lock"
@@ -89,13 +99,13 @@ job() {
 		exec 9>&-
 		fuzz_corpus "$B" "$SRC" "$name"
 		/usr/bin/time -f "%U %S" -o "$R/$name.time" nice -n 19 \
-			"$B/tests/fuzz/$name" -max_total_time="$CHUNK" \
+			env "${FUZZ_ENV[@]}" "$B/tests/fuzz/$name" -max_total_time="$CHUNK" \
 			"${FUZZ_OPTS[@]}" -reload=0 \
 			-artifact_prefix="$B/fuzz-crashes/$name-" \
 			"${FUZZ_DIRS[@]}" > "$B/fuzz-work/$name.camp.log" 2>&1 &
 		tpid=$!
-		# Meanwhile the fuzzer's CPU time so far (nice execs it: it is
-		# time's child) is kept in $R/NAME.partial as a ledger line, for
+		# Meanwhile the fuzzer's CPU time so far (nice and env exec it:
+		# it is time's child) is kept in $R/NAME.partial as a ledger line, for
 		# a campaign killed outright (ends: time exits when the fuzzer
 		# does, after at most CHUNK seconds and -timeout per input).
 		while kill -0 "$tpid" 2> /dev/null; do
@@ -104,13 +114,23 @@ job() {
 		done
 		wait "$tpid"
 		st=$?
-		# (the last line: GNU time first notes a non-zero exit)
-		read -r u s < <(tail -n 1 "$R/$name.time")
+		# (the last line: GNU time first notes a non-zero exit); without
+		# it, the last poll's time, or nothing
+		cpu='' note=$NOTE
+		if read -r u s < <(tail -n 1 "$R/$name.time" 2> /dev/null) &&
+			[[ $u =~ ^[0-9]+(\.[0-9]+)?$ && $s =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+			cpu=$(echo "$u + $s" | bc)
+		elif [ -s "$R/$name.partial" ]; then
+			cpu=$(cut -f 2 "$R/$name.partial")
+			note="$NOTE (no time from GNU time: CPU at the last poll)"
+		else
+			echo "campaign: $name: no CPU time measured: chunk not recorded" >&2
+		fi
 		# the partial line goes first: a kill in between loses the
 		# chunk rather than counting it twice
 		rm -f "$R/$name.partial"
-		printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$(echo "$u + $s" | bc)" "$st" \
-			"$(date -u +%Y-%m-%dT%H:%M)" "$NOTE" >> "$L"
+		[ -z "$cpu" ] || printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$cpu" "$st" \
+			"$(date -u +%Y-%m-%dT%H:%M)" "$note" >> "$L"
 		if [ "$st" != 0 ] && [ "$st" != 72 ]; then
 			cp "$B/fuzz-work/$name.camp.log" "$B/fuzz-crashes/$name-$(date -u +%Y%m%d%H%M%S).log"
 			echo "campaign: $name exited $st: see $B/fuzz-crashes/" >&2

@@ -6,9 +6,7 @@
 # packed sparse: sparse.h), 2 GiB of RSS, 20 s per input.
 # shellcheck disable=SC2034 # used by the scripts that source this
 FUZZ_OPTS=(-max_len=4194304 -rss_limit_mb=2048 -timeout=20)
-# leaks inside libraries on their own error paths (tests/lsan.supp)
-LSAN_OPTIONS=suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tests/lsan.supp
-export LSAN_OPTIONS
+FUZZ_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # fuzz_seeds BUILD SRC: make BUILD/fuzz-seeds with make-seeds.sh unless
 # it is there (made again when it predates the maps/ and qcow2/
@@ -23,7 +21,11 @@ fuzz_seeds() {
 # fuzz_corpus BUILD SRC TARGET: set FUZZ_DIRS to the target's corpus
 # directories: its work directory (created), its seeds (the map and log
 # readers get maps, the qcow2 layer qcow2 files, the rest every seed,
-# read recursively) and its committed seeds in tests/fuzz/seeds/TARGET.
+# read recursively) and its committed seeds in tests/fuzz/seeds/TARGET;
+# and FUZZ_ENV to its sanitizer settings (run it with env "${FUZZ_ENV[@]}"):
+# the leak suppressions of tests/lsan.supp, or, for the targets that
+# reach libntfs-3g, full stacks and tests/lsan-ntfs.supp, so that only
+# the library's own leak is suppressed, not bmapgen's.
 fuzz_corpus() {
 	local s=$1/fuzz-seeds
 	mkdir -p "$1/fuzz-work/$3"
@@ -34,5 +36,11 @@ fuzz_corpus() {
 	*) FUZZ_DIRS+=("$s") ;;
 	esac
 	[ -d "$2/tests/fuzz/seeds/$3" ] && FUZZ_DIRS+=("$2/tests/fuzz/seeds/$3")
+	case $3 in
+	fuzz-ntfs | fuzz-all)
+		FUZZ_ENV=("ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+			"LSAN_OPTIONS=suppressions=$FUZZ_SRC/tests/lsan-ntfs.supp") ;;
+	*) FUZZ_ENV=("LSAN_OPTIONS=suppressions=$FUZZ_SRC/tests/lsan.supp") ;;
+	esac
 	return 0
 }

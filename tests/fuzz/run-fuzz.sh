@@ -19,7 +19,7 @@ for t in "$B"/tests/fuzz/fuzz-*; do
 	name=$(basename "$t")
 	fuzz_corpus "$B" "$SRC" "$name"
 	n=$((n + 1))
-	if "$t" -max_total_time="$SECS" "${FUZZ_OPTS[@]}" \
+	if env "${FUZZ_ENV[@]}" "$t" -max_total_time="$SECS" "${FUZZ_OPTS[@]}" \
 		-artifact_prefix="$B/fuzz-crashes/$name-" \
 		"${FUZZ_DIRS[@]}" > "$B/fuzz-work/$name.log" 2>&1; then
 		echo "ok - $name ($(grep -o 'exec/s: [0-9]*' "$B/fuzz-work/$name.log" | tail -1))"

@@ -38,20 +38,12 @@ struct load {
 	struct bm_pd pd;
 	uint64_t cblocks, oblocks;
 	bool writeback, v1;
-	uint64_t *dirty;        /* version 2: the bitset's words, or NULL */
-	uint64_t ndirty;        /* words */
+	struct bm_pd_array *dirty; /* version 2: the bitset, or NULL */
 	struct lvm_single *one;
 	size_t n, cap;
 	uint64_t bad, bad_at;   /* entries naming no block of the LV, and
 				 * where the first is */
 };
-
-static void dirty_word(void *o, uint64_t i, const uint8_t *val)
-{
-	struct load *l = o;
-	if (i < l->ndirty)
-		l->dirty[i] = bm_le64(val);
-}
 
 static void mapping(void *o, uint64_t cb, const uint8_t *val)
 {
@@ -68,9 +60,11 @@ static void mapping(void *o, uint64_t cb, const uint8_t *val)
 	bool dirty;
 	if (l->v1)
 		dirty = v & M_DIRTY;
-	else if (l->dirty)
-		dirty = l->dirty[cb / 64] >> (cb % 64) & 1;
-	else
+	else if (l->dirty) {
+		/* (a word the bitset lacks: dirty, the safe side) */
+		const uint8_t *w = bm_pd_array_get(l->dirty, cb / 64);
+		dirty = !w || (bm_le64(w) >> (cb % 64) & 1);
+	} else
 		dirty = l->writeback; /* not shut down cleanly */
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 256;
@@ -136,6 +130,14 @@ int bm_lvm_cache_load(struct lvm_lv *lv, struct lvm_seg *seg)
 			fallback);
 		return -1;
 	}
+	/* (lvm2 gives each cache pool or volume one LV) */
+	if (pool->cache_user) {
+		bm_warn(ctx, lv->dev, seg->start,
+			"LVM2 cache LV: cache pool %s is already %s's: %s",
+			pool->name, pool->cache_user->name, fallback);
+		return -1;
+	}
+	pool->cache_user = lv;
 	struct load l = {
 		.pd = { .ctx = ctx, .dev = meta->dev,
 			.what = "cache metadata", .vol = meta, .base = moff,
@@ -175,14 +177,9 @@ int bm_lvm_cache_load(struct lvm_lv *lv, struct lvm_seg *seg)
 	uint64_t mroot = bm_le64(sb + 192), droot = bm_le64(sb + 284);
 	free(sb);
 	if (!l.v1 && clean) {
-		/* (cblocks / 64 + 1 words: at most 8 bytes per 509 * 64
-		 * cache blocks, each of them in the metadata; words the
-		 * walk leaves unread stay all ones: dirty, the safe side) */
-		l.ndirty = l.cblocks / 64 + 1;
-		l.dirty = bm_malloc(l.ndirty * sizeof *l.dirty);
-		for (uint64_t i = 0; i < l.ndirty; i++)
-			l.dirty[i] = UINT64_MAX;
-		bm_pd_array_walk(&l.pd, droot, l.ndirty, 8, dirty_word, &l);
+		l.dirty = bm_malloc(sizeof *l.dirty);
+		*l.dirty = (struct bm_pd_array){ .pd = &l.pd, .root = droot,
+						 .value_size = 8 };
 	}
 	if (l.v1 && !clean)
 		l.v1 = false; /* its dirty flags are not to be trusted */

@@ -163,6 +163,7 @@ struct lvm_lv {
 	struct lvm_lv *snapshot_of; /* the hidden snapshotN LV whose COW we are */
 	bool is_cow;
 	unsigned mark;          /* footprint walk generation */
+	struct lvm_lv *cache_user; /* the cache LV this pool or volume serves */
 };
 
 struct lvm_vg {
@@ -206,6 +207,8 @@ void bm_lvm_emit_footprint(struct lvm_lv *lv, bm_obj obj, unsigned depth);
  * both continue it); *CAP is the allocated length. */
 void bm_lvm_run_add(struct lvm_remap *m, size_t *cap, uint64_t v, uint64_t p,
 		    bool copy);
+/* Sort S and keep the winner of each block; returns how many are left. */
+size_t bm_lvm_singles_compact(struct lvm_single *s, size_t n);
 /* Sort S and append one run entry per block, the winner of each.
  * Returns how many lost (blocks named more than once). */
 size_t bm_lvm_remap_from_singles(struct lvm_remap *m, struct lvm_single *s,
@@ -246,6 +249,20 @@ void bm_pd_walk(struct bm_pd *pd, uint64_t root, bm_pd_leaf_fn fn, void *o);
 typedef void (*bm_pd_value_fn)(void *o, uint64_t index, const uint8_t *val);
 void bm_pd_array_walk(struct bm_pd *pd, uint64_t root, uint64_t n,
 		      uint32_t value_size, bm_pd_value_fn fn, void *o);
+/* Single values of the dm-array at ROOT, looked up as needed (the last
+ * array block is kept: reads in index order are cheap). */
+struct bm_pd_array {
+	struct bm_pd *pd;
+	uint64_t root;
+	uint32_t value_size;
+	bool have;             /* KEY's block is in BUF (NR < 0: unusable) */
+	uint64_t key;
+	int64_t nr;
+	uint8_t buf[BM_PD_BLOCK];
+};
+/* The value at INDEX, or NULL when the array has none there or that
+ * part of it is damaged (warned, and PD->bad set). */
+const uint8_t *bm_pd_array_get(struct bm_pd_array *a, uint64_t index);
 
 /* thin.c: fill SEG->remap, or warn and return -1 */
 int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg);

@@ -73,8 +73,13 @@ int bm_pd_lookup(struct bm_pd *pd, uint64_t root, uint64_t key, uint64_t *val)
 			return -1;
 		uint32_t nr = bm_le32(buf + 16), max = bm_le32(buf + 20);
 		const uint8_t *keys = buf + NODE_HEADER, *vals = keys + 8 * max;
-		if (bm_le32(buf + 24) != 8)
+		if (bm_le32(buf + 24) != 8) {
+			bm_warn(pd->ctx, pd->dev, pd->base + b * BM_PD_BLOCK,
+				"%s btree node %llu: values of %u bytes, not "
+				"8", pd->what, (unsigned long long)b,
+				bm_le32(buf + 24));
 			return -1;
+		}
 		/* Last key <= KEY (keys are sorted). */
 		int64_t i = -1;
 		for (uint32_t k = 0; k < nr && bm_le64(keys + 8 * k) <= key; k++)
@@ -145,10 +150,31 @@ struct array_walk {
 	uint64_t n, nkeys;     /* entries, array blocks */
 	bool any;
 	uint64_t last;         /* the last key taken */
+	struct bm_u64set blocks; /* array blocks taken */
 	bm_pd_value_fn fn;
 	void *o;
 	uint8_t buf[BM_PD_BLOCK];
 };
+
+/* Read array block B into BUF and check it (checksum, location, sizes):
+ * its number of values, or -1 after a warning. */
+static int64_t array_block(struct bm_pd *pd, uint64_t b, uint32_t value_size,
+			   uint8_t *buf)
+{
+	uint32_t max = (BM_PD_BLOCK - ARRAY_HEADER) / value_size;
+	if (bm_pd_read(pd, b, buf) < 0)
+		return -1;
+	uint32_t nr = bm_le32(buf + 8);
+	if (bm_le32(buf) != bm_pd_csum(buf, ARRAY_CSUM_XOR) ||
+	    bm_le64(buf + 16) != b || bm_le32(buf + 4) != max ||
+	    bm_le32(buf + 12) != value_size || nr > max) {
+		bm_warn(pd->ctx, pd->dev, pd->base + b * BM_PD_BLOCK,
+			"%s array block %llu is corrupt", pd->what,
+			(unsigned long long)b);
+		return -1;
+	}
+	return nr;
+}
 
 static void array_leaf(void *o, uint64_t key, uint64_t b)
 {
@@ -156,29 +182,24 @@ static void array_leaf(void *o, uint64_t key, uint64_t b)
 	struct bm_pd *pd = a->pd;
 	uint8_t *buf = a->buf;
 	uint32_t max = (BM_PD_BLOCK - ARRAY_HEADER) / a->value_size;
-	if (bm_pd_read(pd, b, buf) < 0) {
-		pd->bad = true;
-		return;
-	}
-	uint32_t nr = bm_le32(buf + 8);
-	uint64_t at = pd->base + b * BM_PD_BLOCK; /* (read: no overflow) */
+	uint64_t at = pd->base + (b < pd->nblocks ? b * BM_PD_BLOCK : 0);
 	/* Keys (array block indexes) rise and stay below the array's
-	 * size: every entry is taken once, so crafted trees that repeat
-	 * a key cannot multiply the entries. */
-	if ((a->any && key <= a->last) || key >= a->nkeys) {
+	 * size, and every key has an array block of its own (dm-array
+	 * never shares one within an array): every entry is taken once,
+	 * and every metadata block gives at most one block of entries, so
+	 * crafted trees cannot multiply them. */
+	if ((a->any && key <= a->last) || key >= a->nkeys ||
+	    !bm_u64set_add(&a->blocks, b)) {
 		bm_warn(pd->ctx, pd->dev, at,
-			"%s: array block %llu under key %llu, out of order or "
-			"past the array's %llu entries: skipped", pd->what,
-			(unsigned long long)b, (unsigned long long)key,
-			(unsigned long long)a->n);
+			"%s: array block %llu under key %llu, out of order, "
+			"past the array's %llu entries or used twice: skipped",
+			pd->what, (unsigned long long)b,
+			(unsigned long long)key, (unsigned long long)a->n);
 		pd->bad = true;
 		return;
 	}
-	if (bm_le32(buf) != bm_pd_csum(buf, ARRAY_CSUM_XOR) ||
-	    bm_le64(buf + 16) != b || bm_le32(buf + 4) != max ||
-	    bm_le32(buf + 12) != a->value_size || nr > max) {
-		bm_warn(pd->ctx, pd->dev, at, "%s array block %llu is corrupt",
-			pd->what, (unsigned long long)b);
+	int64_t nr = array_block(pd, b, a->value_size, buf);
+	if (nr < 0) {
 		pd->bad = true;
 		return;
 	}
@@ -186,7 +207,7 @@ static void array_leaf(void *o, uint64_t key, uint64_t b)
 	a->last = key;
 	pd->at = at;
 	/* (key < nkeys: key * max + j <= n - 1 + max, no overflow) */
-	for (uint32_t j = 0; j < nr && key * max + j < a->n; j++)
+	for (uint32_t j = 0; j < (uint32_t)nr && key * max + j < a->n; j++)
 		a->fn(a->o, key * max + j, buf + ARRAY_HEADER + j * a->value_size);
 }
 
@@ -199,5 +220,24 @@ void bm_pd_array_walk(struct bm_pd *pd, uint64_t root, uint64_t n,
 				  .n = n, .nkeys = n / max + (n % max != 0),
 				  .fn = fn, .o = o };
 	bm_pd_walk(pd, root, array_leaf, a);
+	bm_u64set_free(&a->blocks);
 	free(a);
+}
+
+const uint8_t *bm_pd_array_get(struct bm_pd_array *a, uint64_t index)
+{
+	uint32_t max = (BM_PD_BLOCK - ARRAY_HEADER) / a->value_size;
+	uint64_t key = index / max, b;
+	if (!a->have || a->key != key) {
+		a->have = true;
+		a->key = key;
+		a->nr = -1;
+		if (bm_pd_lookup(a->pd, a->root, key, &b) == 0)
+			a->nr = array_block(a->pd, b, a->value_size, a->buf);
+		if (a->nr < 0)
+			a->pd->bad = true;
+	}
+	if (index % max >= (uint64_t)(a->nr < 0 ? 0 : a->nr))
+		return NULL;
+	return a->buf + ARRAY_HEADER + index % max * a->value_size;
 }

@@ -43,6 +43,17 @@ static int cmp_single(const void *a, const void *b)
 	return x->p < y->p ? -1 : x->p > y->p;
 }
 
+size_t bm_lvm_singles_compact(struct lvm_single *s, size_t n)
+{
+	size_t k = 0;
+	if (n)
+		bm_qsort(s, n, sizeof *s, cmp_single);
+	for (size_t i = 0; i < n; i++)
+		if (i + 1 == n || s[i + 1].v != s[i].v)
+			s[k++] = s[i];
+	return k;
+}
+
 size_t bm_lvm_remap_from_singles(struct lvm_remap *m, struct lvm_single *s,
 				 size_t n)
 {

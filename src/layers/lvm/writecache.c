@@ -31,9 +31,12 @@
 #define WC_SB 64u
 #define WC_ENTRY 16u
 #define WC_READ 4096u /* entries read at a time */
-/* Committed entries kept at most (24 bytes each, as much again for the
- * runs): a 32 GiB cache full of dirty 4 KiB blocks. */
+/* Dirty blocks kept at most (32 bytes each, as much again for the
+ * runs): a 32 GiB cache full of dirty 4 KiB blocks.  From WC_COMPACT
+ * entries on, a full array keeps only the winner of each block before
+ * it grows (a table naming few blocks many times stays small). */
 #define WC_MAX_DIRTY (1u << 23)
+#define WC_COMPACT (1u << 20)
 
 static const char fallback[] =
 	"mapped through its origin; blocks dirty in the cache are not mapped";
@@ -50,6 +53,15 @@ int bm_lvm_wc_load(struct lvm_lv *lv, struct lvm_seg *seg)
 			"%s", fallback);
 		return -1;
 	}
+	/* (lvm2 gives each cache volume one LV: a second user would only
+	 * repeat the work) */
+	if (cv->cache_user) {
+		bm_warn(ctx, lv->dev, BM_NO_OFFSET,
+			"LVM2 writecache LV: cache volume %s is already %s's: "
+			"%s", cv->name, cv->cache_user->name, fallback);
+		return -1;
+	}
+	cv->cache_user = lv;
 	struct bm_volume *cache = cv->vol;
 	uint8_t sb[WC_SB];
 	if (start > cache->size || cache->size - start < WC_SB ||
@@ -110,7 +122,17 @@ int bm_lvm_wc_load(struct lvm_lv *lv, struct lvm_seg *seg)
 					bad_first = i + j;
 				continue;
 			}
-			if (n == WC_MAX_DIRTY) {
+			struct lvm_single e = { sector / spb, i + j, s, false };
+			/* the same block as the last entry (runs of them in
+			 * a crafted table): one of the two wins at once */
+			if (n && one[n - 1].v == e.v) {
+				if (e.order >= one[n - 1].order)
+					one[n - 1] = e;
+				continue;
+			}
+			if (n == cap && cap >= WC_COMPACT)
+				n = bm_lvm_singles_compact(one, n);
+			if (n == cap && cap >= WC_MAX_DIRTY) {
 				bm_warn(ctx, cv->dev, start,
 					"writecache holds more than %u dirty "
 					"blocks: %s %s", WC_MAX_DIRTY, lv->dev,
@@ -122,7 +144,7 @@ int bm_lvm_wc_load(struct lvm_lv *lv, struct lvm_seg *seg)
 				cap = cap ? 2 * cap : 256;
 				one = bm_reallocarray(one, cap, sizeof *one);
 			}
-			one[n++] = (struct lvm_single){ sector / spb, i + j, s, false };
+			one[n++] = e;
 		}
 	}
 	free(buf);
