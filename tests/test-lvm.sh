@@ -35,6 +35,16 @@ m["files"] = [f for f in m["files"] if not f["path"].startswith("/big/")]
 json.dump(m, open(sys.argv[2], "w"))
 EOF
 
+lcheck() { # set: every LV's `l` object = LVM's PV segment report
+	if python3 "$SRCDIR/tests/lvm_check.py" $1.map "$IMG/lvm-$1.pvsegs.json" \
+		"$IMG/lvm-$1.lvs.json" "$IMG/lvm-$1.extent.txt" \
+		"$(cat "$IMG/lvm-$1.disks.txt")" > $1.lcheck; then
+		ok "$1: l objects = LVM extent footprint ($(grep -c '^ok' $1.lcheck) LVs)"
+	else
+		bad "$1: l objects"; grep FAIL $1.lcheck
+	fi
+}
+
 tagcheck() { # set lv [extra tagscan args]
 	local set=$1 lv=$2 man=$IMG/lvm-tree.json
 	shift 2
@@ -69,13 +79,7 @@ copies_all() { # set lv: every tagged sector found and mapped twice
 
 for set in a b; do
 	run_bmapgen $set.map lvm-$set?.img
-	if python3 "$SRCDIR/tests/lvm_check.py" $set.map "$IMG/lvm-$set.pvsegs.json" \
-		"$IMG/lvm-$set.lvs.json" "$IMG/lvm-$set.extent.txt" \
-		"$(cat "$IMG/lvm-$set.disks.txt")" > $set.lcheck; then
-		ok "$set: l objects = LVM extent footprint ($(grep -c '^ok' $set.lcheck) LVs)"
-	else
-		bad "$set: l objects"; grep FAIL $set.lcheck
-	fi
+	lcheck $set
 done
 
 for lv in lin s2 s3 r5 th1 th2 th1snap oldsnap; do tagcheck a $lv || true; done
@@ -97,13 +101,7 @@ if [ $st = 0 ] && [ ! -s c.err ] && grep -q " m /dev/vgt/wc <writecache metadata
 else
 	bad "c: bmapgen exit $st"; cat c.err
 fi
-if python3 "$SRCDIR/tests/lvm_check.py" c.map "$IMG/lvm-c.pvsegs.json" \
-	"$IMG/lvm-c.lvs.json" "$IMG/lvm-c.extent.txt" \
-	"$(cat "$IMG/lvm-c.disks.txt")" > c.lcheck; then
-	ok "c: l objects = LVM extent footprint ($(grep -c '^ok' c.lcheck) LVs)"
-else
-	bad "c: l objects"; grep FAIL c.lcheck
-fi
+lcheck c
 # The cache pool's data holds copies of the cached LV's blocks: each
 # must be mapped as a copy (tagscan counts every occurrence).  The
 # writecache volume (the other LV's) is blanked (from LVM's report).
@@ -143,13 +141,7 @@ else
 	bad "d: lvm-d.dirty.txt"; cat "$IMG/lvm-d.dirty.txt"
 fi
 run_bmapgen d.map lvm-d?.img
-if python3 "$SRCDIR/tests/lvm_check.py" d.map "$IMG/lvm-d.pvsegs.json" \
-	"$IMG/lvm-d.lvs.json" "$IMG/lvm-d.extent.txt" \
-	"$(cat "$IMG/lvm-d.disks.txt")" > d.lcheck; then
-	ok "d: l objects = LVM extent footprint ($(grep -c '^ok' d.lcheck) LVs)"
-else
-	bad "d: l objects"; grep FAIL d.lcheck
-fi
+lcheck d
 for i in 1 2; do ln -sf lvm-d$i.img bl-lvm-d$i.img; done
 for lv in wb wb1 cv; do tagcheck d $lv || true; done
 # Block by block against the caches' metadata, read by
