@@ -192,7 +192,7 @@ static void write_wc(uint8_t *img, bool bad, uint32_t magic)
 #define DC_META (PE_START + 46 * EXTENT)
 static int dc_blocks[8];
 static bool dc_dirty[8];
-enum dc_case { DC_V2, DC_V2_UNCLEAN, DC_V1, DC_BAD, DC_NO_SB };
+enum dc_case { DC_V2, DC_V2_UNCLEAN, DC_V1, DC_BAD, DC_NO_SB, DC_PARTIAL };
 
 /* A persistent-data block of the metadata: a leaf with key 0 -> VAL, or
  * an array block with the 8-byte values V. */
@@ -223,7 +223,9 @@ static void dc_array(uint8_t *b, uint64_t n, unsigned nr, const uint64_t *v)
 /* Cache blocks: 0 holds LV block 1 (clean), 1 block 3 (dirty), 2 none,
  * 3 block 7 (clean); DC_BAD adds block 8 (past the LV) in 2 and block 1
  * again in 3.  Version 2 keeps the dirty bit in the bitset (block 3 ->
- * 4), version 1 in the mapping's flag 2. */
+ * 4), version 1 in the mapping's flag 2.  DC_PARTIAL (for a pool with
+ * 96 KiB blocks: the LV is 2 of them and 64 KiB) caches the partial
+ * third block, which the kernel never does. */
 static void write_dc(uint8_t *img, enum dc_case k)
 {
 	uint8_t *m = img + DC_META;
@@ -235,14 +237,18 @@ static void write_dc(uint8_t *img, enum dc_case k)
 		map[2] = 8 << 16 | 1;
 		map[3] = 1 << 16 | 1;
 	}
+	if (k == DC_PARTIAL) {
+		map[0] = 2 << 16 | 1;
+		map[1] = map[3] = 0;
+	}
 	uint64_t bits = 2;
 	bm_put_le32(m + 4, k == DC_V2_UNCLEAN ? 0 : 1);
 	bm_put_le64(m + 32, 06142003);
 	bm_put_le32(m + 40, v1 ? 1 : 2);
 	bm_put_le64(m + 192, 1);
-	bm_put_le32(m + 232, DC_CHUNK / 512);
+	bm_put_le32(m + 232, (k == DC_PARTIAL ? 3 : 1) * DC_CHUNK / 512);
 	bm_put_le32(m + 236, 8);
-	bm_put_le32(m + 240, 4);
+	bm_put_le32(m + 240, k == DC_PARTIAL ? 1 : 4);
 	bm_put_le64(m + 284, 3);
 	if (k != DC_NO_SB)
 		bm_put_le32(m, bm_pd_csum(m, 9031977));
@@ -254,7 +260,7 @@ static void write_dc(uint8_t *img, enum dc_case k)
 		dc_blocks[b] = -1;
 		dc_dirty[b] = false;
 	}
-	if (k == DC_NO_SB)
+	if (k == DC_NO_SB || k == DC_PARTIAL)
 		return;
 	dc_blocks[1] = k == DC_BAD ? 3 : 0;
 	dc_blocks[3] = 1;
@@ -530,6 +536,25 @@ int main(void)
 		      dcs[i].what, bm_ctx_status(ctx));
 		bm_ctx_free(ctx);
 	}
+	write_dc(b, DC_V2);
+
+	/* A partial last origin block is never cached: an entry naming it
+	 * is reported and the LV maps through its origin there. */
+	char *t4 = bm_strdup(meta_text);
+	memcpy(strstr(t4, "chunk_size = 64 "), "chunk_size = 192", 16);
+	make_pv(a, 0, "PV" "000000000000000000000000000000", t4);
+	make_pv(b, 1, "PV" "111111111111111111111111111111", t4);
+	write_wc(b, false, 0x23489321u);
+	write_dc(b, DC_PARTIAL);
+	ctx = assemble(a, b, "dm-cache partial block");
+	check_lv(ctx, "dc", 4 * EXTENT);
+	check_dc(ctx, "dm-cache partial block");
+	CHECK(bm_ctx_status(ctx) == BM_WARN, "partial block not reported");
+	bm_ctx_free(ctx);
+	free(t4);
+	make_pv(a, 0, "PV" "000000000000000000000000000000", meta_text);
+	make_pv(b, 1, "PV" "111111111111111111111111111111", meta_text);
+	write_wc(b, false, 0x23489321u);
 	write_dc(b, DC_V2);
 
 	/* A second writecache LV naming the same cache volume (lvm2 never
