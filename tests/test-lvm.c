@@ -7,8 +7,9 @@
  * replaced, uncommitted and bad entries; a dm-cache LV whose pool
  * metadata (written here: version 2 with its dirty bitset, version 1
  * with dirty flags, not shut down cleanly, damaged) holds clean and
- * dirty blocks; an unsupported segment type (vdo) is reported while the
- * rest still maps.
+ * dirty blocks; a thin LV whose last block is partial (thin-pool
+ * metadata written here); an unsupported segment type (vdo) is
+ * reported while the rest still maps.
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stdlib.h>
@@ -83,6 +84,23 @@ static const char *meta_text =
 	"dpool_cmeta { status = [\"READ\", \"WRITE\"] segment_count = 1\n"
 	"  segment1 { start_extent = 0 extent_count = 1 type = \"striped\"\n"
 	"             stripe_count = 1 stripes = [\"pv1\", 46] }\n"
+	"}\n"
+	"th { status = [\"READ\", \"WRITE\", \"VISIBLE\"] segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 5 type = \"thin\"\n"
+	"             thin_pool = \"tpool\" device_id = 1 }\n"
+	"}\n"
+	"tpool { status = [\"READ\", \"WRITE\"] segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 6 type = \"thin-pool\"\n"
+	"             metadata = \"tpool_tmeta\" pool = \"tpool_tdata\"\n"
+	"             chunk_size = 256 }\n"
+	"}\n"
+	"tpool_tdata { status = [\"READ\", \"WRITE\"] segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 6 type = \"striped\"\n"
+	"             stripe_count = 1 stripes = [\"pv1\", 47] }\n"
+	"}\n"
+	"tpool_tmeta { status = [\"READ\", \"WRITE\"] segment_count = 1\n"
+	"  segment1 { start_extent = 0 extent_count = 1 type = \"striped\"\n"
+	"             stripe_count = 1 stripes = [\"pv1\", 53] }\n"
 	"}\n"
 	"}\n"
 	"}\n"
@@ -194,18 +212,29 @@ static int dc_blocks[8];
 static bool dc_dirty[8];
 enum dc_case { DC_V2, DC_V2_UNCLEAN, DC_V1, DC_BAD, DC_NO_SB, DC_PARTIAL };
 
-/* A persistent-data block of the metadata: a leaf with key 0 -> VAL, or
- * an array block with the 8-byte values V. */
-static void dc_leaf(uint8_t *b, uint64_t n, uint64_t val)
+/* Persistent-data blocks of the metadata: a btree leaf (block N) with
+ * keys and 8-byte values, one with key 0 -> VAL, or an array block with
+ * the 8-byte values V. */
+static void pd_leaf(uint8_t *b, uint64_t n, unsigned nr, const uint64_t *keys,
+		    const uint64_t *vals)
 {
 	memset(b, 0, 4096);
 	bm_put_le32(b + 4, 2);
 	bm_put_le64(b + 8, n);
-	bm_put_le32(b + 16, 1);
+	bm_put_le32(b + 16, nr);
 	bm_put_le32(b + 20, 126);
 	bm_put_le32(b + 24, 8);
-	bm_put_le64(b + 32 + 8 * 126, val);
+	for (unsigned i = 0; i < nr; i++) {
+		bm_put_le64(b + 32 + 8 * i, keys[i]);
+		bm_put_le64(b + 32 + 8 * 126 + 8 * i, vals[i]);
+	}
 	bm_put_le32(b, bm_pd_csum(b, 121107));
+}
+
+static void dc_leaf(uint8_t *b, uint64_t n, uint64_t val)
+{
+	uint64_t key = 0;
+	pd_leaf(b, n, 1, &key, &val);
 }
 
 static void dc_array(uint8_t *b, uint64_t n, unsigned nr, const uint64_t *v)
@@ -271,10 +300,40 @@ static void write_dc(uint8_t *img, enum dc_case k)
 		dc_dirty[1] = dc_dirty[7] = true;
 }
 
+/* The thin LV "th": device 1 of the pool "tpool" (data on pv1 at
+ * extent 47, blocks of 128 KiB; metadata at extent 53); 5 extents, so
+ * its third block is partial, and provisioned like the others.  Its
+ * blocks 0, 1, 2 are in data blocks 2, 0, 1. */
+#define TH_BLOCK (128u * 1024)
+#define TH_DATA (PE_START + 47 * EXTENT)
+static const uint64_t th_map[3] = { 2, 0, 1 };
+
+static void write_thin(uint8_t *img)
+{
+	uint8_t *m = img + PE_START + 53 * EXTENT;
+	memset(m, 0, EXTENT);
+	bm_put_le64(m + 32, 27022010);
+	bm_put_le64(m + 320, 1);
+	bm_put_le32(m + 336, TH_BLOCK / 512);
+	bm_put_le64(m + 344, 16);
+	bm_put_le32(m, bm_pd_csum(m, 160774));
+	uint64_t dev = 1, root = 2, keys[3] = { 0, 1, 2 }, vals[3];
+	for (int i = 0; i < 3; i++)
+		vals[i] = th_map[i] << 24;
+	pd_leaf(m + 4096, 1, 1, &dev, &root);
+	pd_leaf(m + 2 * 4096, 2, 3, keys, vals);
+}
+
 /* Where LV byte OFF lies: disk (1 or 2) and PV byte offset. */
 static void expect(const char *lv, uint64_t off, unsigned *disk,
 		   uint64_t *poff)
 {
+	if (strcmp(lv, "th") == 0) {
+		*disk = 2;
+		*poff = TH_DATA + th_map[off / TH_BLOCK] * TH_BLOCK +
+			off % TH_BLOCK;
+		return;
+	}
 	if (strcmp(lv, "dc") == 0) {
 		int cb = dc_blocks[off / DC_CHUNK];
 		*disk = cb < 0 ? 1 : 2;
@@ -480,6 +539,7 @@ int main(void)
 	uint8_t *a = malloc(PV_SIZE), *b = malloc(PV_SIZE);
 	make_pv(a, 0, "PV" "000000000000000000000000000000", meta_text);
 	make_pv(b, 1, "PV" "111111111111111111111111111111", meta_text);
+	write_thin(b);
 	write_wc(b, false, 0x23489321u);
 	write_dc(b, DC_V2);
 
@@ -494,6 +554,7 @@ int main(void)
 	check_lv(ctx, "wc", 4 * EXTENT);
 	check_lv(ctx, "dc", 4 * EXTENT);
 	check_dc(ctx, "dm-cache v2");
+	check_lv(ctx, "th", 5 * EXTENT);
 	CHECK(bm_ctx_status(ctx) == BM_OK, "warnings: status %d",
 	      bm_ctx_status(ctx));
 	bm_ctx_free(ctx);
@@ -544,6 +605,7 @@ int main(void)
 	memcpy(strstr(t4, "chunk_size = 64 "), "chunk_size = 192", 16);
 	make_pv(a, 0, "PV" "000000000000000000000000000000", t4);
 	make_pv(b, 1, "PV" "111111111111111111111111111111", t4);
+	write_thin(b);
 	write_wc(b, false, 0x23489321u);
 	write_dc(b, DC_PARTIAL);
 	ctx = assemble(a, b, "dm-cache partial block");
@@ -554,6 +616,7 @@ int main(void)
 	free(t4);
 	make_pv(a, 0, "PV" "000000000000000000000000000000", meta_text);
 	make_pv(b, 1, "PV" "111111111111111111111111111111", meta_text);
+	write_thin(b);
 	write_wc(b, false, 0x23489321u);
 	write_dc(b, DC_V2);
 
@@ -570,6 +633,7 @@ int main(void)
 			       meta_text, strstr(meta_text, "dc {"));
 	make_pv(a, 0, "PV" "000000000000000000000000000000", t3);
 	make_pv(b, 1, "PV" "111111111111111111111111111111", t3);
+	write_thin(b);
 	write_wc(b, false, 0x23489321u);
 	write_dc(b, DC_V2);
 	ctx = assemble(a, b, "shared cache volume");
@@ -589,6 +653,7 @@ int main(void)
 			       strstr(vdo, "lin {"));
 	make_pv(a, 0, "PV" "000000000000000000000000000000", t2);
 	make_pv(b, 1, "PV" "111111111111111111111111111111", t2);
+	write_thin(b);
 	write_wc(b, false, 0x23489321u);
 	write_dc(b, DC_V2);
 	ctx = assemble(a, b, "vdo");
