@@ -520,6 +520,27 @@ static void check_lv(struct bm_ctx *ctx, const char *name, uint64_t size)
 	CHECK(bad == 0, "%s: %d mapping errors", dev, bad);
 }
 
+/* Both PVs with the metadata TEXT, and on pv1 the thin-pool, writecache
+ * and dm-cache (case K) metadata. */
+static void make_pvs(uint8_t *a, uint8_t *b, const char *text,
+		     enum dc_case k)
+{
+	make_pv(a, 0, "PV" "000000000000000000000000000000", text);
+	make_pv(b, 1, "PV" "111111111111111111111111111111", text);
+	write_thin(b);
+	write_wc(b, false, 0x23489321u);
+	write_dc(b, k);
+}
+
+/* meta_text with the LV section LV inserted before the one starting
+ * with ANCHOR (to be freed). */
+static char *with_lv(const char *anchor, const char *lv)
+{
+	const char *at = strstr(meta_text, anchor);
+	return bm_asprintf("%.*s%s%s", (int)(at - meta_text), meta_text, lv,
+			   at);
+}
+
 /* A new context with the two PVs probed and their VG assembled. */
 static struct bm_ctx *assemble(uint8_t *a, uint8_t *b, const char *what)
 {
@@ -537,11 +558,7 @@ static struct bm_ctx *assemble(uint8_t *a, uint8_t *b, const char *what)
 int main(void)
 {
 	uint8_t *a = malloc(PV_SIZE), *b = malloc(PV_SIZE);
-	make_pv(a, 0, "PV" "000000000000000000000000000000", meta_text);
-	make_pv(b, 1, "PV" "111111111111111111111111111111", meta_text);
-	write_thin(b);
-	write_wc(b, false, 0x23489321u);
-	write_dc(b, DC_V2);
+	make_pvs(a, b, meta_text, DC_V2);
 
 	/* CRC against a value lvm2 wrote (a label sector of a real PV is
 	 * checked by the image tests; here a known vector): the CRC of no
@@ -603,39 +620,24 @@ int main(void)
 	 * is reported and the LV maps through its origin there. */
 	char *t4 = bm_strdup(meta_text);
 	memcpy(strstr(t4, "chunk_size = 64 "), "chunk_size = 192", 16);
-	make_pv(a, 0, "PV" "000000000000000000000000000000", t4);
-	make_pv(b, 1, "PV" "111111111111111111111111111111", t4);
-	write_thin(b);
-	write_wc(b, false, 0x23489321u);
-	write_dc(b, DC_PARTIAL);
+	make_pvs(a, b, t4, DC_PARTIAL);
 	ctx = assemble(a, b, "dm-cache partial block");
 	check_lv(ctx, "dc", 4 * EXTENT);
 	check_dc(ctx, "dm-cache partial block");
 	CHECK(bm_ctx_status(ctx) == BM_WARN, "partial block not reported");
 	bm_ctx_free(ctx);
 	free(t4);
-	make_pv(a, 0, "PV" "000000000000000000000000000000", meta_text);
-	make_pv(b, 1, "PV" "111111111111111111111111111111", meta_text);
-	write_thin(b);
-	write_wc(b, false, 0x23489321u);
-	write_dc(b, DC_V2);
+	make_pvs(a, b, meta_text, DC_V2);
 
 	/* A second writecache LV naming the same cache volume (lvm2 never
 	 * writes that): reported, and the first keeps its table. */
-	char *t3 = bm_asprintf("%.*s"
-			       "wc2 { status = [\"READ\", \"VISIBLE\"] "
-			       "segment_count = 1 segment1 { start_extent = 0 "
-			       "extent_count = 4 type = \"writecache\" "
-			       "writecache = \"fast_cvol\" "
-			       "origin = \"wc_wcorig\" "
-			       "writecache_block_size = 4096 } }\n%s",
-			       (int)(strstr(meta_text, "dc {") - meta_text),
-			       meta_text, strstr(meta_text, "dc {"));
-	make_pv(a, 0, "PV" "000000000000000000000000000000", t3);
-	make_pv(b, 1, "PV" "111111111111111111111111111111", t3);
-	write_thin(b);
-	write_wc(b, false, 0x23489321u);
-	write_dc(b, DC_V2);
+	char *t3 = with_lv("dc {",
+			   "wc2 { status = [\"READ\", \"VISIBLE\"] "
+			   "segment_count = 1 segment1 { start_extent = 0 "
+			   "extent_count = 4 type = \"writecache\" "
+			   "writecache = \"fast_cvol\" origin = \"wc_wcorig\" "
+			   "writecache_block_size = 4096 } }\n");
+	make_pvs(a, b, t3, DC_V2);
 	ctx = assemble(a, b, "shared cache volume");
 	check_lv(ctx, "wc", 4 * EXTENT);
 	CHECK(bm_ctx_status(ctx) == BM_WARN, "shared cache volume not reported");
@@ -644,23 +646,15 @@ int main(void)
 
 	/* An unsupported segment type (vdo) is reported as not mapped; the
 	 * other LVs still map. */
-	char *vdo = bm_strdup(meta_text);
-	char *t2 = bm_asprintf("%.*s"
-			       "vd { status = [\"READ\", \"VISIBLE\"] "
-			       "segment_count = 1 segment1 { start_extent = 0 "
-			       "extent_count = 2 type = \"vdo\" } }\n%s",
-			       (int)(strstr(vdo, "lin {") - vdo), vdo,
-			       strstr(vdo, "lin {"));
-	make_pv(a, 0, "PV" "000000000000000000000000000000", t2);
-	make_pv(b, 1, "PV" "111111111111111111111111111111", t2);
-	write_thin(b);
-	write_wc(b, false, 0x23489321u);
-	write_dc(b, DC_V2);
+	char *t2 = with_lv("lin {",
+			   "vd { status = [\"READ\", \"VISIBLE\"] "
+			   "segment_count = 1 segment1 { start_extent = 0 "
+			   "extent_count = 2 type = \"vdo\" } }\n");
+	make_pvs(a, b, t2, DC_V2);
 	ctx = assemble(a, b, "vdo");
 	CHECK(bm_ctx_status(ctx) == BM_WARN, "vdo segment not reported");
 	check_lv(ctx, "lin", 5 * EXTENT);
 	bm_ctx_free(ctx);
-	free(vdo);
 	free(t2);
 
 	/* A damaged text checksum: the PV is reported, no VG is built. */

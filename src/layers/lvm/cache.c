@@ -130,14 +130,6 @@ int bm_lvm_cache_load(struct lvm_lv *lv, struct lvm_seg *seg)
 			fallback);
 		return -1;
 	}
-	/* (lvm2 gives each cache pool or volume one LV) */
-	if (pool->cache_user) {
-		bm_warn(ctx, lv->dev, seg->start,
-			"LVM2 cache LV: cache pool %s is already %s's: %s",
-			pool->name, pool->cache_user->name, fallback);
-		return -1;
-	}
-	pool->cache_user = lv;
 	struct load l = {
 		.pd = { .ctx = ctx, .dev = meta->dev,
 			.what = "cache metadata", .vol = meta, .base = moff,

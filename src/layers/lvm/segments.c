@@ -185,6 +185,25 @@ static int seg_read(struct lvm_lv *lv, struct lvm_seg *seg, uint8_t *buf,
 	}
 }
 
+/* lvm2 gives each cache pool or volume one LV: a second cache LV naming
+ * it (crafted metadata) is mapped through its origin, so that no table
+ * is loaded twice. */
+static bool claim_cache(struct lvm_lv *lv, struct lvm_seg *seg)
+{
+	struct lvm_lv *c = seg->lv2;
+	if (!c)
+		return true; /* (the loader reports it) */
+	if (c->cache_user) {
+		bm_warn(lv->vg->ctx, lv->dev, seg->start,
+			"LVM2 %s LV: cache %s is already %s's: mapped through "
+			"its origin only", seg->typename, c->name,
+			c->cache_user->name);
+		return false;
+	}
+	c->cache_user = lv;
+	return true;
+}
+
 static int lv_map(struct bm_volume *v, uint64_t off, uint64_t len,
 		  unsigned flags, bm_range_cb cb, void *opaque)
 {
@@ -385,10 +404,12 @@ static struct bm_volume *lv_volume(struct lvm_lv *lv, unsigned depth)
 			sub_volume(&seg->lv2, depth);
 			/* (both warn when they fail: then mapped through
 			 * the origin) */
-			if (seg->writecache && parent)
-				bm_lvm_wc_load(lv, seg);
-			else if (parent)
-				bm_lvm_cache_load(lv, seg);
+			if (parent && claim_cache(lv, seg)) {
+				if (seg->writecache)
+					bm_lvm_wc_load(lv, seg);
+				else
+					bm_lvm_cache_load(lv, seg);
+			}
 			break;
 		case LVM_SEG_UNMAPPED:
 			bm_warn(ctx, lv->dev, seg->start,

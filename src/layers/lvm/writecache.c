@@ -53,15 +53,6 @@ int bm_lvm_wc_load(struct lvm_lv *lv, struct lvm_seg *seg)
 			"%s", fallback);
 		return -1;
 	}
-	/* (lvm2 gives each cache volume one LV: a second user would only
-	 * repeat the work) */
-	if (cv->cache_user) {
-		bm_warn(ctx, lv->dev, BM_NO_OFFSET,
-			"LVM2 writecache LV: cache volume %s is already %s's: "
-			"%s", cv->name, cv->cache_user->name, fallback);
-		return -1;
-	}
-	cv->cache_user = lv;
 	struct bm_volume *cache = cv->vol;
 	uint8_t sb[WC_SB];
 	if (start > cache->size || cache->size - start < WC_SB ||
