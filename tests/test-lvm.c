@@ -4,7 +4,8 @@
  * (each PV sector is stamped with its own address; reading and mapping an
  * LV byte range must agree with a per-sector computation done here); a
  * writecache LV whose cache table (written here) holds some blocks,
- * replaced, uncommitted and bad entries; a dm-cache LV whose pool
+ * replaced, uncommitted and bad entries (4 KiB blocks from the cache's
+ * start, and 1 KiB blocks from a start_sector of 3); a dm-cache LV whose pool
  * metadata (written here: version 2 with its dirty bitset, version 1
  * with dirty flags, not shut down cleanly, damaged) holds clean and
  * dirty blocks; a thin LV whose last block is partial (thin-pool
@@ -144,12 +145,21 @@ static void make_pv(uint8_t *img, int idx, const char *uuid,
 }
 
 /* The writecache LV "wc": origin on pv0 at extent 40, cache volume on
- * pv1 at extent 40 (2 extents: dm-writecache fits 31 blocks of 4 KiB
- * and one block of table).  WC_BLOCKS[b] is the cache block holding
- * LV block b, or -1: written by write_wc(), expected by expect(). */
-#define WC_BS 4096u
+ * pv1 at extent 40 (2 extents).  Its block size wc_bs and start_sector
+ * wc_start (bytes) are those of the LV's text; wc_nb is the number of
+ * cache blocks (dm-writecache fits 31 blocks of 4 KiB and one block of
+ * table in 2 extents).  wc_blocks[b] is the cache block holding LV block
+ * b, or -1: written by write_wc(), expected by expect(). */
 #define WC_CACHE (PE_START + 40 * EXTENT)
-static int wc_blocks[4 * EXTENT / WC_BS];
+static uint64_t wc_bs = 4096, wc_start = 0, wc_nb = 31;
+static int wc_blocks[4 * EXTENT / 512];
+
+/* Where the cache's data blocks start on pv1: the table (superblock and
+ * entries) is rounded up to a block from the start_sector on. */
+static uint64_t wc_data(void)
+{
+	return WC_CACHE + wc_start + (64 + 16 * wc_nb + wc_bs - 1) / wc_bs * wc_bs;
+}
 
 /* Write the cache table into pv1 (IMG).  Entries (block, seq): free
  * entries are all ones; the superblock's seq_count is 10, so entries
@@ -158,27 +168,29 @@ static int wc_blocks[4 * EXTENT / WC_BS];
 static void write_wc(uint8_t *img, bool bad, uint32_t magic)
 {
 	uint8_t *c = img + WC_CACHE;
-	memset(c, 0, WC_BS);
+	uint64_t spb = wc_bs / 512, last = 4 * EXTENT / wc_bs - 1;
+	memset(c, 0, wc_data() - WC_CACHE);
+	c += wc_start;
 	bm_put_le32(c, magic);
 	bm_put_le32(c + 4, 1);
-	bm_put_le32(c + 8, WC_BS);
-	bm_put_le64(c + 16, 31);
+	bm_put_le32(c + 8, (uint32_t)wc_bs);
+	bm_put_le64(c + 16, wc_nb);
 	bm_put_le64(c + 24, 10);
-	static const struct { uint64_t sector, seq; } e[] = {
-		{ 8, 3 },    /* 0: block 1, replaced by entry 1 */
-		{ 8, 5 },    /* 1: block 1 */
-		{ 16, 10 },  /* 2: block 2, not committed */
-		{ 24, 7 },   /* 3..5: blocks 3, 4, 5 in cache blocks 3..5 */
-		{ 32, 7 },
-		{ 40, 8 },
-		{ 504, 1 },  /* 6: block 63, the LV's last */
-		{ 0, 2 },    /* 7, 8: block 0 twice with one seq_count: */
-		{ 0, 2 },    /*       the later entry counts */
-		{ 9, 1 },    /* 9: not block-aligned (BAD) */
-		{ 512, 1 },  /* 10: past the LV (BAD) */
-		{ 48, 11 },  /* 11: block 6, not committed */
+	const struct { uint64_t sector, seq; } e[] = {
+		{ 1 * spb, 3 },    /* 0: block 1, replaced by entry 1 */
+		{ 1 * spb, 5 },    /* 1: block 1 */
+		{ 2 * spb, 10 },   /* 2: block 2, not committed */
+		{ 3 * spb, 7 },    /* 3..5: blocks 3, 4, 5 in cache blocks */
+		{ 4 * spb, 7 },    /*       3..5 */
+		{ 5 * spb, 8 },
+		{ last * spb, 1 }, /* 6: the LV's last block */
+		{ 0, 2 },          /* 7, 8: block 0 twice with one */
+		{ 0, 2 },          /*       seq_count: the later counts */
+		{ 9 * spb + 1, 1 }, /* 9: not block-aligned (BAD) */
+		{ (last + 1) * spb, 1 }, /* 10: past the LV (BAD) */
+		{ 6 * spb, 11 },   /* 11: block 6, not committed */
 	};
-	for (unsigned i = 0; i < 31; i++) {
+	for (unsigned i = 0; i < wc_nb; i++) {
 		uint64_t sector = UINT64_MAX, seq = UINT64_MAX;
 		if (i < sizeof e / sizeof e[0] && (bad || (i != 9 && i != 10))) {
 			sector = e[i].sector;
@@ -195,7 +207,7 @@ static void write_wc(uint8_t *img, bool bad, uint32_t magic)
 		wc_blocks[3] = 3;
 		wc_blocks[4] = 4;
 		wc_blocks[5] = 5;
-		wc_blocks[63] = 6;
+		wc_blocks[last] = 6;
 	}
 }
 
@@ -343,11 +355,10 @@ static void expect(const char *lv, uint64_t off, unsigned *disk,
 		return;
 	}
 	if (strcmp(lv, "wc") == 0) {
-		int cb = wc_blocks[off / WC_BS];
+		int cb = wc_blocks[off / wc_bs];
 		*disk = cb < 0 ? 1 : 2;
 		*poff = cb < 0 ? PE_START + 40 * EXTENT + off
-			       : WC_CACHE + WC_BS + (uint64_t)cb * WC_BS +
-					 off % WC_BS;
+			       : wc_data() + (uint64_t)cb * wc_bs + off % wc_bs;
 		return;
 	}
 	if (strcmp(lv, "lin") == 0) {
@@ -481,11 +492,12 @@ static void check_lv(struct bm_ctx *ctx, const char *name, uint64_t size)
 	/* Map: ranges starting and ending around every chunk edge, byte
 	 * granular; pieces must be contiguous with the per-byte answer. */
 	static struct pieces ps;
+	uint64_t wl = 4 * EXTENT - wc_bs; /* wc's last block */
 	uint64_t edges[] = { 0, 1, 511, 512, STRIPE - 1, STRIPE, STRIPE + 1,
 			     2 * STRIPE - 1, 3 * STRIPE, 3 * STRIPE + 7,
 			     EXTENT - 1, EXTENT, 3 * EXTENT - 1, 3 * EXTENT,
-			     3 * EXTENT + 1, WC_BS - 1, WC_BS, 2 * WC_BS + 5,
-			     6 * WC_BS - 1, 63 * WC_BS - 1, 63 * WC_BS };
+			     3 * EXTENT + 1, wc_bs - 1, wc_bs, 2 * wc_bs + 5,
+			     6 * wc_bs - 1, wl - 1, wl };
 	size_t ne = sizeof edges / sizeof edges[0];
 	bad = 0;
 	for (size_t i = 0; i < ne; i++)
@@ -589,6 +601,34 @@ int main(void)
 		bm_ctx_free(ctx);
 	}
 	write_wc(b, false, 0x23489321u);
+
+	/* A writecache with 1 KiB blocks whose table starts at sector 3 of
+	 * the cache volume (lvm2 passes start_sector as a free-form
+	 * setting): the data blocks follow the table rounded up to a block
+	 * from there. */
+	char *t5 = bm_strdup(meta_text);
+	const char *wbs = "writecache_block_size = 4096 }";
+	char *at = strstr(t5, wbs);
+	char *t6 = bm_asprintf("%.*swritecache_block_size = 1024\n"
+			       "writecache_setting_key = \"start_sector\"\n"
+			       "writecache_setting_val = \"3\" }%s",
+			       (int)(at - t5), t5, at + strlen(wbs));
+	wc_bs = 1024;
+	wc_start = 3 * 512;
+	wc_nb = 100;
+	make_pvs(a, b, t6, DC_V2);
+	ctx = assemble(a, b, "writecache 1 KiB, start_sector 3");
+	check_lv(ctx, "wc", 4 * EXTENT);
+	check_lv(ctx, "lin", 5 * EXTENT);
+	CHECK(bm_ctx_status(ctx) == BM_OK, "writecache 1 KiB: status %d",
+	      bm_ctx_status(ctx));
+	bm_ctx_free(ctx);
+	free(t5);
+	free(t6);
+	wc_bs = 4096;
+	wc_start = 0;
+	wc_nb = 31;
+	make_pvs(a, b, meta_text, DC_V2);
 
 	/* dm-cache: without a clean shutdown every block is dirty (in
 	 * writeback mode); version 1 has dirty flags; an origin block past
