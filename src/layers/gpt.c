@@ -60,7 +60,7 @@ static bool read_header(struct bm_volume *v, uint64_t ss, uint64_t lba,
 	}
 	uint32_t crc = bm_le32(buf + 16);
 	bm_put_le32(buf + 16, 0);
-	if (bm_crc32(0, buf, hsize) != crc) {
+	if (!bm_csum_ok(bm_crc32(0, buf, hsize) == crc)) {
 		why = "header CRC32 mismatch";
 		goto out;
 	}
@@ -97,7 +97,7 @@ static bool read_header(struct bm_volume *v, uint64_t ss, uint64_t lba,
 		why = "cannot read the entry array";
 		goto out;
 	}
-	if (bm_crc32(0, h->entries, asize) != h->entries_crc) {
+	if (!bm_csum_ok(bm_crc32(0, h->entries, asize) == h->entries_crc)) {
 		why = "entry array CRC32 mismatch";
 		goto out;
 	}

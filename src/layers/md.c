@@ -141,7 +141,7 @@ static int parse_090(struct bm_volume *v, struct md_sb *sb)
 	c = (c & 0xffff) + (c >> 16);
 	d = (d & 0xffff) + (d >> 16);
 	d = (d & 0xffff) + (d >> 16);
-	if (c != d) {
+	if (!bm_csum_ok(c == d)) {
 		bm_debug(v->ctx, "%s: md 0.90 superblock checksum mismatch",
 			 v->dev);
 		return 0;
@@ -226,7 +226,7 @@ static int parse_1(struct bm_volume *v, int minor, uint64_t sb_off,
 	if (size - i == 2)
 		sum += bm_le16(b + i);
 	uint32_t csum = (uint32_t)(sum & 0xffffffff) + (uint32_t)(sum >> 32);
-	if (csum != bm_le32(b + 216)) {
+	if (!bm_csum_ok(csum == bm_le32(b + 216))) {
 		bm_debug(v->ctx, "%s: md 1.%d superblock checksum mismatch",
 			 v->dev, minor);
 		return 0;

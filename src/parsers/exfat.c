@@ -77,7 +77,7 @@ static bool region_valid(struct bm_volume *v, uint64_t off, uint8_t *buf)
 		return false;
 	uint32_t sum = boot_checksum(buf, bps);
 	for (uint32_t i = 0; i < bps; i += 4)
-		if (bm_le32(buf + 11 * (size_t)bps + i) != sum)
+		if (!bm_csum_ok(bm_le32(buf + 11 * (size_t)bps + i) == sum))
 			return false;
 	return true;
 }
@@ -313,7 +313,8 @@ static void parse_dir(struct exwalk *w, const uint8_t *buf, size_t len,
 				continue;
 			}
 			if (e[32] != 0xC0 ||
-			    set_checksum(e, 32 * (size_t)(sc + 1)) != bm_le16(e + 2)) {
+			    !bm_csum_ok(set_checksum(e, 32 * (size_t)(sc + 1)) ==
+					bm_le16(e + 2))) {
 				bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
 					"%s: entry %zu: file entry set fails its "
 					"checksum; not mapped", path, i);

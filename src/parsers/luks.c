@@ -242,7 +242,7 @@ static char *luks2_check(struct bm_volume *v, uint64_t off, const uint8_t *magic
 		bm_sha256_init(&sha);
 		bm_sha256_update(&sha, all, (size_t)hs);
 		bm_sha256_final(&sha, got);
-		if (memcmp(want, got, 32) != 0) {
+		if (!bm_csum_ok(memcmp(want, got, 32) == 0)) {
 			free(all);
 			return NULL;
 		}

@@ -138,7 +138,7 @@ int bm_lvm_cache_load(struct lvm_lv *lv, struct lvm_seg *seg)
 	};
 	uint8_t *sb = bm_malloc(BM_PD_BLOCK);
 	if (l.pd.nblocks == 0 || bm_pd_read(&l.pd, 0, sb) < 0 ||
-	    bm_le32(sb) != bm_pd_csum(sb, CACHE_SB_CSUM_XOR) ||
+	    !bm_csum_ok(bm_le32(sb) == bm_pd_csum(sb, CACHE_SB_CSUM_XOR)) ||
 	    bm_le64(sb + 8) != 0 || bm_le64(sb + 32) != CACHE_MAGIC ||
 	    bm_le32(sb + 40) < 1 || bm_le32(sb + 40) > 2) {
 		bm_warn(ctx, l.pd.dev, moff,

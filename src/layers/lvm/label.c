@@ -70,8 +70,9 @@ static int lvm_probe(struct bm_volume *v, void **state)
 			continue;
 		/* A stale or foreign label is not a PV: lvm2 skips it too. */
 		if (bm_le64(l + 8) != s ||
-		    bm_le32(l + 16) != bm_lvm_crc(LVM_INITIAL_CRC, l + 20,
-						  LVM_SECTOR - 20) ||
+		    !bm_csum_ok(bm_le32(l + 16) ==
+				bm_lvm_crc(LVM_INITIAL_CRC, l + 20,
+					   LVM_SECTOR - 20)) ||
 		    memcmp(l + 24, "LVM2 001", 8) != 0)
 			continue;
 		uint32_t hdr = bm_le32(l + 20);
@@ -109,8 +110,8 @@ static char *read_mda(struct bm_volume *v, uint64_t off, uint64_t size,
 		*why = "bad metadata area header magic or version";
 		return NULL;
 	}
-	if (bm_le32(h) != bm_lvm_crc(LVM_INITIAL_CRC, h + 4,
-				     MDA_HEADER_SIZE - 4)) {
+	if (!bm_csum_ok(bm_le32(h) == bm_lvm_crc(LVM_INITIAL_CRC, h + 4,
+						 MDA_HEADER_SIZE - 4))) {
 		*why = "metadata area header checksum mismatch";
 		return NULL;
 	}
@@ -142,7 +143,7 @@ static char *read_mda(struct bm_volume *v, uint64_t off, uint64_t size,
 		*why = "metadata text unreadable";
 		return NULL;
 	}
-	if (bm_lvm_crc(LVM_INITIAL_CRC, text, rsize) != rsum) {
+	if (!bm_csum_ok(bm_lvm_crc(LVM_INITIAL_CRC, text, rsize) == rsum)) {
 		free(text);
 		*why = "metadata text checksum mismatch";
 		return NULL;

@@ -51,7 +51,7 @@ static int read_node(struct bm_pd *pd, uint64_t b, uint8_t *buf)
 		return -1;
 	uint32_t nr = bm_le32(buf + 16), max = bm_le32(buf + 20);
 	uint32_t vs = bm_le32(buf + 24), flags = bm_le32(buf + 4);
-	if (bm_le32(buf) != bm_pd_csum(buf, NODE_CSUM_XOR) ||
+	if (!bm_csum_ok(bm_le32(buf) == bm_pd_csum(buf, NODE_CSUM_XOR)) ||
 	    bm_le64(buf + 8) != b || nr > max || vs == 0 || vs > 64 ||
 	    (uint64_t)max * (8 + vs) > BM_PD_BLOCK - NODE_HEADER ||
 	    !(flags & (NODE_INTERNAL | NODE_LEAF)) ||
@@ -165,7 +165,7 @@ static int64_t array_block(struct bm_pd *pd, uint64_t b, uint32_t value_size,
 	if (bm_pd_read(pd, b, buf) < 0)
 		return -1;
 	uint32_t nr = bm_le32(buf + 8);
-	if (bm_le32(buf) != bm_pd_csum(buf, ARRAY_CSUM_XOR) ||
+	if (!bm_csum_ok(bm_le32(buf) == bm_pd_csum(buf, ARRAY_CSUM_XOR)) ||
 	    bm_le64(buf + 16) != b || bm_le32(buf + 4) != max ||
 	    bm_le32(buf + 12) != value_size || nr > max) {
 		bm_warn(pd->ctx, pd->dev, pd->base + b * BM_PD_BLOCK,

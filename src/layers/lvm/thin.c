@@ -73,7 +73,8 @@ int bm_lvm_thin_load(struct lvm_lv *lv, struct lvm_seg *seg)
 	uint8_t sb[BM_PD_BLOCK];
 	if (pd.nblocks == 0 || bm_read(pd.vol, sb, BM_PD_BLOCK, 0) < 0 ||
 	    bm_le64(sb + 32) != THIN_MAGIC ||
-	    bm_le32(sb) != bm_pd_csum(sb, SB_CSUM_XOR) || bm_le64(sb + 8) != 0) {
+	    !bm_csum_ok(bm_le32(sb) == bm_pd_csum(sb, SB_CSUM_XOR)) ||
+	    bm_le64(sb + 8) != 0) {
 		bm_warn(ctx, pd.dev, 0,
 			"thin-pool superblock unreadable or corrupt: thin LV "
 			"%s not mapped", lv->name);

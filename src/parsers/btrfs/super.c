@@ -95,11 +95,13 @@ int bm_btrfs_csum_check(unsigned type, const uint8_t *buf, size_t len)
 		return 0;
 	switch (type) {
 	case BTRFS_CSUM_CRC32C:
-		return bm_le32(buf) == bm_crc32c(0, buf + BTRFS_CSUM_SIZE,
-						 len - BTRFS_CSUM_SIZE);
+		return bm_csum_ok(bm_le32(buf) ==
+				  bm_crc32c(0, buf + BTRFS_CSUM_SIZE,
+					    len - BTRFS_CSUM_SIZE));
 	case BTRFS_CSUM_XXHASH:
-		return bm_le64(buf) == bm_btrfs_xxh64(buf + BTRFS_CSUM_SIZE,
-						      len - BTRFS_CSUM_SIZE, 0);
+		return bm_csum_ok(bm_le64(buf) ==
+				  bm_btrfs_xxh64(buf + BTRFS_CSUM_SIZE,
+						 len - BTRFS_CSUM_SIZE, 0));
 	case BTRFS_CSUM_SHA256: {
 		struct bm_sha256 h;
 		uint8_t d[32];
@@ -108,14 +110,14 @@ int bm_btrfs_csum_check(unsigned type, const uint8_t *buf, size_t len)
 		bm_sha256_update(&h, buf + BTRFS_CSUM_SIZE,
 				 len - BTRFS_CSUM_SIZE);
 		bm_sha256_final(&h, d);
-		return memcmp(buf, d, 32) == 0;
+		return bm_csum_ok(memcmp(buf, d, 32) == 0);
 	}
 	case BTRFS_CSUM_BLAKE2: {
 		uint8_t d[32];
 
 		bm_btrfs_blake2b256(buf + BTRFS_CSUM_SIZE,
 				    len - BTRFS_CSUM_SIZE, d);
-		return memcmp(buf, d, 32) == 0;
+		return bm_csum_ok(memcmp(buf, d, 32) == 0);
 	}
 	default:
 		return -1; /* unknown: the caller warns once */
