@@ -85,7 +85,7 @@ gen1() { local c=$1; shift; $GEN "$c" "$c.img" healthy.img "$@" 2> gen.err ||
 	{ echo "FAIL - $c: generator"; cat gen.err; fail=$((fail + 1)); return 1; }; }
 
 # --- partition tables
-gen1 ebr-loop && check ebr-loop /dev/sda "EBR link points backwards"
+gen1 ebr-loop && check ebr-loop /dev/sda "EBR link leads back to the EBR"
 gen1 gpt-nument && check gpt-nument /dev/sda "GPT primary header: entry array"
 gen1 gpt-lastlba && check gpt-lastlba /dev/sda "/dev/sda2.*past the end of the disk"
 

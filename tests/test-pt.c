@@ -1,6 +1,7 @@
 /* Unit tests for the MBR and GPT layers on images built in memory:
- * logical partitions, EBR loops, CRC failures with backup fallback, and
- * 4096-byte logical sectors.  Expected offsets are computed by hand from
+ * logical partitions, EBR chains going back on disk, EBR loops, type-0
+ * entries, CRC failures with backup fallback, 4096-byte logical sectors,
+ * and a stale GPT (no protective MBR).  Expected offsets are computed by hand from
  * the LBAs written here. */
 #include <stdlib.h>
 #include <string.h>
@@ -62,38 +63,88 @@ static struct bm_ctx *map_mem(uint8_t *img, size_t size)
 	return ctx;
 }
 
-static void test_mbr_logicals(bool loop)
+/* An extended partition at 8192 (16384 sectors) whose EBRs are at
+ * 8192, 14336 and (BACKWARD, CYCLE) 10240: each holds a logical
+ * partition 1024 sectors after it.  LOOP links the second EBR to
+ * itself, CYCLE the third back to the first: the chain stops there.
+ * BACKWARD is a valid chain that goes back on disk, as fdisk writes when
+ * it adds a logical partition in a gap: Linux follows it. */
+enum ebr_chain { EBR_END, EBR_LOOP, EBR_BACKWARD, EBR_CYCLE };
+
+static void test_mbr_logicals(enum ebr_chain how)
 {
 	size_t size = 16 * MiB;
 	uint8_t *img = calloc(1, size);
 	mbr_entry(img, 0, 0x83, 2048, 4096);
 	mbr_entry(img, 1, 0x05, 8192, 16384);
-	/* EBR 1 at 8192: logical at +2048, link to EBR 2 at ext+6144. */
+	/* EBR 1 at 8192: logical at +1024, link to EBR 2 at ext+6144. */
 	uint8_t *ebr1 = img + 8192 * 512;
-	mbr_entry(ebr1, 0, 0x83, 2048, 2048);
+	mbr_entry(ebr1, 0, 0x83, 1024, 1024);
 	mbr_entry(ebr1, 1, 0x05, 6144, 4096);
-	/* EBR 2 at 14336: logical at +2048; link: none, or to itself. */
+	/* EBR 2 at 14336: logical at +1024; link: none, to itself, or
+	 * back to EBR 3 at ext+2048 (its entries in slots 1 and 0, as
+	 * DR-DOS writes them). */
 	uint8_t *ebr2 = img + 14336 * 512;
-	mbr_entry(ebr2, 0, 0x83, 2048, 2048);
-	if (loop)
+	mbr_entry(ebr2, 0, 0x83, 1024, 1024);
+	if (how == EBR_LOOP)
 		mbr_entry(ebr2, 1, 0x05, 6144, 4096); /* itself */
+	if (how == EBR_BACKWARD || how == EBR_CYCLE) {
+		mbr_entry(ebr2, 1, 0x05, 2048, 4096);
+		uint8_t *ebr3 = img + 10240 * 512;
+		mbr_entry(ebr3, 1, 0x83, 1024, 1024);
+		if (how == EBR_CYCLE)
+			mbr_entry(ebr3, 0, 0x0f, 0, 2048); /* EBR 1 */
+	}
 	struct bm_ctx *ctx = map_mem(img, size);
 	uint64_t s, e;
 	CHECK(find(ctx, 'p', "/dev/sda1", NULL, &s, &e) == 1 &&
 		      s == 2048 * 512 && e == 6144 * 512,
 	      "p1 %llx-%llx", (unsigned long long)s, (unsigned long long)e);
 	CHECK(find(ctx, 'p', "/dev/sda5", NULL, &s, &e) == 1 &&
-		      s == 10240 * 512 && e == 12288 * 512,
-	      "p5 %llx-%llx", (unsigned long long)s, (unsigned long long)e);
+		      s == 9216 * 512 && e == 10240 * 512,
+	      "chain %d: p5 %llx-%llx", how, (unsigned long long)s,
+	      (unsigned long long)e);
 	CHECK(find(ctx, 'p', "/dev/sda6", NULL, &s, &e) == 1 &&
-		      s == 16384 * 512 && e == 18432 * 512,
-	      "p6 %llx-%llx", (unsigned long long)s, (unsigned long long)e);
-	CHECK(find(ctx, 'm', "/dev/sda", "ebr", &s, &e) == 2 &&
+		      s == 15360 * 512 && e == 16384 * 512,
+	      "chain %d: p6 %llx-%llx", how, (unsigned long long)s,
+	      (unsigned long long)e);
+	bool third = how == EBR_BACKWARD || how == EBR_CYCLE;
+	int p7 = find(ctx, 'p', "/dev/sda7", NULL, &s, &e);
+	CHECK(third ? p7 == 1 && s == 11264 * 512 && e == 12288 * 512
+		    : p7 == 0,
+	      "chain %d: p7 (%d pieces) %llx-%llx", how, p7,
+	      (unsigned long long)s, (unsigned long long)e);
+	CHECK(find(ctx, 'p', "/dev/sda8", NULL, &s, &e) == 0,
+	      "chain %d: no p8", how);
+	/* the EBRs: 8192, then 10240 and 14336 (one piece each) */
+	CHECK(find(ctx, 'm', "/dev/sda", "ebr", &s, &e) == (third ? 3 : 2) &&
 		      s == 8192 * 512 && e == 8193 * 512,
-	      "ebr %llx-%llx", (unsigned long long)s, (unsigned long long)e);
-	CHECK(find(ctx, 'p', "/dev/sda7", NULL, &s, &e) == 0, "no p7");
-	CHECK(bm_ctx_status(ctx) == (loop ? BM_WARN : BM_OK),
-	      "status %d (loop %d)", bm_ctx_status(ctx), loop);
+	      "chain %d: ebr %llx-%llx", how, (unsigned long long)s,
+	      (unsigned long long)e);
+	bool warned = how == EBR_LOOP || how == EBR_CYCLE;
+	CHECK(bm_ctx_status(ctx) == (warned ? BM_WARN : BM_OK),
+	      "chain %d: status %d", how, bm_ctx_status(ctx));
+	bm_ctx_free(ctx);
+	free(img);
+}
+
+/* Primary entries of type 0 that have sectors are partitions (Linux
+ * msdos.c skips only empty entries). */
+static void test_mbr_type0(void)
+{
+	size_t size = 4 * MiB;
+	uint8_t *img = calloc(1, size);
+	mbr_entry(img, 0, 0x00, 2048, 1024);
+	mbr_entry(img, 1, 0x83, 4096, 1024);
+	struct bm_ctx *ctx = map_mem(img, size);
+	uint64_t s, e;
+	CHECK(find(ctx, 'p', "/dev/sda1", NULL, &s, &e) == 1 &&
+		      s == 2048 * 512 && e == 3072 * 512,
+	      "type 0: p1 %llx-%llx", (unsigned long long)s,
+	      (unsigned long long)e);
+	CHECK(find(ctx, 'p', "/dev/sda2", NULL, &s, &e) == 1 &&
+		      s == 4096 * 512,
+	      "type 0: p2 %llx", (unsigned long long)s);
 	bm_ctx_free(ctx);
 	free(img);
 }
@@ -187,6 +238,33 @@ static void test_gpt(uint32_t ss, int damage)
 	free(img);
 }
 
+/* A GPT whose sector 0 was later overwritten by a DOS table (no 0xEE
+ * entry), or whose 0xEE entry does not start at LBA 1: Linux and UEFI
+ * firmware ignore the GPT, so the DOS table counts (or nothing). */
+static void test_stale_gpt(bool dos)
+{
+	size_t size = 8 * MiB;
+	uint8_t *img = calloc(1, size);
+	uint64_t parts[1][2] = { { 2048, 4095 } };
+	gpt_write(img, size, 512, (const uint64_t(*)[2])parts, 1);
+	if (dos)
+		mbr_entry(img, 0, 0x0c, 8192, 4096);
+	else
+		mbr_entry(img, 0, 0xee, 2, (uint32_t)(size / 512 - 2));
+	struct bm_ctx *ctx = map_mem(img, size);
+	uint64_t s, e;
+	int p1 = find(ctx, 'p', "/dev/sda1", NULL, &s, &e);
+	CHECK(dos ? p1 == 1 && s == 8192 * 512 && e == 12288 * 512 : p1 == 0,
+	      "stale GPT (dos %d): p1 (%d pieces) %llx-%llx", dos, p1,
+	      (unsigned long long)s, (unsigned long long)e);
+	CHECK(find(ctx, 'm', "/dev/sda", "gpt header", &s, &e) == 0,
+	      "stale GPT (dos %d): its header mapped", dos);
+	CHECK(bm_ctx_status(ctx) == BM_WARN, "stale GPT (dos %d): status %d",
+	      dos, bm_ctx_status(ctx));
+	bm_ctx_free(ctx);
+	free(img);
+}
+
 static void test_fat_not_mbr(void)
 {
 	size_t size = 1 * MiB;
@@ -213,8 +291,11 @@ static void test_fat_not_mbr(void)
 
 int main(void)
 {
-	test_mbr_logicals(false);
-	test_mbr_logicals(true);
+	for (int how = EBR_END; how <= EBR_CYCLE; how++)
+		test_mbr_logicals(how);
+	test_mbr_type0();
+	test_stale_gpt(true);
+	test_stale_gpt(false);
 	for (int d = GOOD; d <= BOTH_BAD; d++) {
 		test_gpt(512, d);
 		test_gpt(4096, d);

@@ -128,17 +128,16 @@ static char *guid_string(const uint8_t *g)
 
 /* Check the protective MBR against the GPT (UEFI 5.2.3): one 0xEE entry
  * from LBA 1 to the end of the disk (or 0xFFFFFFFF); other entries make a
- * hybrid MBR. */
+ * hybrid MBR.  (gpt_probe already saw an 0xEE entry from LBA 1.) */
 static void check_pmbr(struct bm_volume *v, uint64_t ss)
 {
 	uint8_t s[512];
 	if (bm_read(v, s, 512, 0) < 0)
 		return;
-	int ee = 0, other = 0;
+	int other = 0;
 	for (int i = 0; i < 4; i++) {
 		const uint8_t *e = s + 446 + 16 * i;
 		if (e[4] == 0xee) {
-			ee++;
 			uint64_t want = v->size / ss - 1;
 			if (want > 0xffffffffu)
 				want = 0xffffffffu;
@@ -152,23 +151,26 @@ static void check_pmbr(struct bm_volume *v, uint64_t ss)
 			other++;
 		}
 	}
-	if (s[510] != 0x55 || s[511] != 0xaa || ee == 0)
-		bm_finding(v->ctx, "pmbr-missing", BM_SEV_WARNING, v->dev, 0,
-			   "GPT disk without a protective MBR");
-	else if (other)
+	if (other)
 		bm_finding(v->ctx, "hybrid-mbr", BM_SEV_WARNING, v->dev, 446,
 			   "hybrid MBR: %d partition entries besides the "
 			   "protective one",
 			   other);
 }
 
+/* Does sector 0 hold a protective MBR: the 55 AA signature and an entry
+ * of type 0xEE starting at LBA 1?  Without one Linux (efi.c,
+ * is_pmbr_valid) and UEFI firmware (EDK2's PartitionInstallGptChildHandles)
+ * ignore the GPT: it is typically left behind when a GPT disk was
+ * partitioned again with a DOS table. */
 static bool has_protective_entry(struct bm_volume *v)
 {
 	uint8_t s[512];
 	if (bm_read(v, s, 512, 0) < 0 || s[510] != 0x55 || s[511] != 0xaa)
 		return false;
 	for (int i = 0; i < 4; i++)
-		if (s[446 + 16 * i + 4] == 0xee)
+		if (s[446 + 16 * i + 4] == 0xee &&
+		    bm_le32(s + 446 + 16 * i + 8) == 1)
 			return true;
 	return false;
 }
@@ -186,8 +188,17 @@ static int gpt_probe(struct bm_volume *v, void **state)
 		uint64_t last = v->size / ss - 1;
 		bool backup_sig = bm_read(v, sig, 8, last * ss) == 0 &&
 				  memcmp(sig, "EFI PART", 8) == 0;
-		if (!primary_sig && !(backup_sig && has_protective_entry(v)))
+		if (!primary_sig && !backup_sig)
 			continue;
+		if (!has_protective_entry(v)) {
+			bm_finding(v->ctx, "pmbr-missing", BM_SEV_WARNING,
+				   v->dev, 0,
+				   "GPT at LBA %llu ignored: no protective MBR "
+				   "(an entry of type 0xEE from LBA 1), so "
+				   "Linux and UEFI firmware ignore it too",
+				   (unsigned long long)(primary_sig ? 1 : last));
+			return 0;
+		}
 		struct gpt_state *st = bm_calloc(1, sizeof *st);
 		st->ss = ss;
 		read_header(v, ss, 1, &st->primary, !primary_sig);

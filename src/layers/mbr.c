@@ -3,10 +3,11 @@
  *
  * Layout (sector 0 and every EBR): boot code, then four 16-byte entries at
  * offset 446 (status, CHS first, type, CHS last, LBA start le32, sector
- * count le32), then 0x55 0xAA at 510.  In an EBR, entry 0 is a logical
- * partition relative to that EBR and entry 1 links the next EBR relative
- * to the start of the extended partition.  Names follow Linux: primaries
- * 1-4, logicals from 5.
+ * count le32), then 0x55 0xAA at 510.  In an EBR, entry 0 is usually a
+ * logical partition relative to that EBR and entry 1 links the next EBR
+ * relative to the start of the extended partition (walk_logicals reads
+ * them as Linux does).  Names follow Linux: primaries 1-4, logicals from
+ * 5.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -87,7 +88,8 @@ static int mbr_probe(struct bm_volume *v, void **state)
 
 struct mbr_walk {
 	struct bm_volume *v;
-	uint64_t ss; /* sector size */
+	uint64_t ss;           /* sector size */
+	unsigned next_logical; /* the next logical partition's number */
 };
 
 extern const struct bm_prober bm_mbr_prober;
@@ -134,16 +136,21 @@ static void add_partition(struct mbr_walk *w, unsigned n, uint8_t type,
 }
 
 /* Follow the EBR chain of the extended partition at EXT_START (sectors)
- * of EXT_COUNT sectors.  Each link must point strictly forward and stay
- * inside the extended partition, so the walk ends within EXT_COUNT
- * steps; MBR_MAX_LOGICAL bounds it further. */
+ * of EXT_COUNT sectors, as Linux does (block/partitions/msdos.c,
+ * parse_extended): every entry of an EBR that is not empty and not of an
+ * extended type is a logical partition, relative to that EBR (entries 3
+ * and 4 only when they fit: they often hold garbage); the first entry of
+ * an extended type links the next EBR, relative to EXT_START.  Links may
+ * point backwards (fdisk appends a logical partition wherever there is
+ * room); an EBR seen before ends the chain, so the walk ends within
+ * EXT_COUNT steps, and MBR_MAX_LOGICAL bounds it further. */
 static void walk_logicals(struct mbr_walk *w, uint64_t ext_start,
 			  uint64_t ext_count)
 {
 	struct bm_volume *v = w->v;
 	bm_obj ebr_obj = bm_object(v->ctx, 'm', v->dev, "ebr");
-	uint64_t cur = ext_start;
-	unsigned n = 5;
+	struct bm_u64set seen = { 0 };
+	uint64_t cur = ext_start, cur_count = ext_count;
 	for (int i = 0; i < MBR_MAX_LOGICAL; i++) {
 		uint8_t s[512];
 		uint64_t off;
@@ -151,58 +158,67 @@ static void walk_logicals(struct mbr_walk *w, uint64_t ext_start,
 			bm_warn(v->ctx, v->dev, cur * w->ss,
 				"cannot read EBR: logical partitions from "
 				"here on not mapped");
-			return;
+			goto out;
 		}
 		if (s[510] != 0x55 || s[511] != 0xaa) {
 			bm_warn(v->ctx, v->dev, off,
 				"EBR has no 55 AA signature: logical "
 				"partitions from here on not mapped");
-			return;
+			goto out;
 		}
+		bm_u64set_add(&seen, cur);
 		bm_emit(v, off, w->ss, ebr_obj);
-		struct mbr_entry data, link;
-		mbr_entry(s, 0, &data);
-		mbr_entry(s, 1, &link);
-		if (data.type != 0 && data.count != 0) {
-			uint64_t start = cur + data.start;
-			if (start + data.count > ext_start + ext_count)
+		for (int k = 0; k < 4; k++) {
+			struct mbr_entry d;
+			mbr_entry(s, k, &d);
+			if (d.count == 0 || is_extended(d.type))
+				continue;
+			uint64_t start = cur + d.start, end = start + d.count;
+			bool outside = end > ext_start + ext_count;
+			if (k >= 2 && ((uint64_t)d.start + d.count > cur_count ||
+				       outside))
+				continue;
+			if (outside)
 				bm_finding(v->ctx, "logical-outside-extended",
-					   BM_SEV_WARNING, v->dev, off,
+					   BM_SEV_WARNING, v->dev,
+					   off + 446 + 16 * k,
 					   "logical partition %u extends outside "
 					   "its extended partition",
-					   n);
-			add_partition(w, n, data.type, start, data.count, true);
-			n++;
+					   w->next_logical);
+			add_partition(w, w->next_logical++, d.type, start,
+				      d.count, true);
 		}
-		/* An empty link ends the chain; a link of start 0 with
-		 * a size points back to the first EBR (a loop, below). */
-		if (link.type == 0 || (link.start == 0 && link.count == 0))
-			return;
-		if (!is_extended(link.type))
-			bm_warn(v->ctx, v->dev, off + 446 + 16,
-				"EBR link has type 0x%02x; following it",
-				link.type);
+		struct mbr_entry link = { 0 };
+		int k;
+		for (k = 0; k < 4; k++) {
+			mbr_entry(s, k, &link);
+			if (link.count != 0 && is_extended(link.type))
+				break;
+		}
+		if (k == 4)
+			goto out;
 		uint64_t next = ext_start + link.start;
-		if (next <= cur) {
+		if (bm_u64set_has(&seen, next)) {
 			bm_finding(v->ctx, "ebr-loop", BM_SEV_WARNING, v->dev,
-				off + 446 + 16,
-				"EBR link points backwards (sector %llu -> "
-				"%llu): chain stopped",
-				(unsigned long long)cur,
-				(unsigned long long)next);
-			return;
+				   off + 446 + 16 * k,
+				   "EBR link leads back to the EBR at sector "
+				   "%llu: chain stopped",
+				   (unsigned long long)next);
+			goto out;
 		}
 		if (next >= ext_start + ext_count) {
-			bm_warn(v->ctx, v->dev, off + 446 + 16,
+			bm_warn(v->ctx, v->dev, off + 446 + 16 * k,
 				"EBR link points outside the extended "
 				"partition: chain stopped");
-			return;
+			goto out;
 		}
 		cur = next;
+		cur_count = link.count;
 	}
 	bm_warn(v->ctx, v->dev, cur * w->ss,
-		"more than %d logical partitions: the rest not mapped",
-		MBR_MAX_LOGICAL);
+		"more than %d EBRs: the rest not mapped", MBR_MAX_LOGICAL);
+out:
+	bm_u64set_free(&seen);
 }
 
 static int mbr_walk(struct bm_volume *v, void *state)
@@ -225,16 +241,19 @@ static int mbr_walk(struct bm_volume *v, void *state)
 	for (int i = 0; i < 4; i++) {
 		struct mbr_entry e;
 		mbr_entry(s, i, &e);
-		if (e.type != 0 && e.count != 0 && e.start && e.start < first)
+		if (e.count != 0 && e.start && e.start < first)
 			first = e.start;
 	}
 	if (first != UINT64_MAX && first > 1)
 		bm_boot_gap(v, w.ss, first * w.ss, grub, "post-mbr gap");
-	bool extended_done = false;
+	/* As Linux: an entry is a partition when it has sectors, whatever
+	 * its type (0 included); every extended partition is walked, its
+	 * logical partitions numbered on from the previous one's. */
+	w.next_logical = 5;
 	for (int i = 0; i < 4; i++) {
 		struct mbr_entry e;
 		mbr_entry(s, i, &e);
-		if (e.type == 0 || e.count == 0)
+		if (e.count == 0)
 			continue;
 		if (e.type == 0xee) {
 			bm_warn(v->ctx, v->dev, 446 + 16 * i,
@@ -248,12 +267,6 @@ static int mbr_walk(struct bm_volume *v, void *state)
 			 * logical partitions. */
 			add_partition(&w, (unsigned)i + 1, e.type, e.start,
 				      e.count, false);
-			if (extended_done) {
-				bm_warn(v->ctx, v->dev, 446 + 16 * i,
-					"second extended partition ignored");
-				continue;
-			}
-			extended_done = true;
 			walk_logicals(&w, e.start, e.count);
 			continue;
 		}
