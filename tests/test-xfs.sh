@@ -73,12 +73,33 @@ check() {
 		tail -3 "$T/$name.tagscan"
 		set -- --manifest "$man" "$@"
 	fi
+	# hard links the kernel saw (xfs_links), which ncheck names once
+	[ -f "$T/$name.links" ] && set -- --links "$T/$name.links" "$@"
 	# (the output stays in $T/NAME.dbcheck for scenario checks)
 	python3 "$SRCDIR/tests/xfs_dbcheck.py" --image "$img" --map "$map" "$@" \
 		>"$T/$name.dbcheck"
 	rc=$?
 	cat "$T/$name.dbcheck"
 	[ $rc -eq 0 ] || fail "$name: xfs_dbcheck"
+}
+
+# xfs_links NAME: record the hard links of the filesystem mounted on $MNT
+# for NAME's check (inode and path)
+xfs_links() {
+	find "$MNT" -xdev -type f -links +1 -printf '%i /%P\n' >"$T/$1.links"
+}
+
+# same_ranges NAME PATH1 PATH2: in NAME's map, the two names of one file
+# have the same (non-empty) ranges
+same_ranges() {
+	local map=$T/$1.map a b
+	a=$(awk -v p="$2" '$4 == "f" && $6 == p {print $2, $3}' "$map" | sort)
+	b=$(awk -v p="$3" '$4 == "f" && $6 == p {print $2, $3}' "$map" | sort)
+	if [ -n "$a" ] && [ "$a" = "$b" ]; then
+		echo "   $3: the same $(echo "$a" | wc -l) ranges as $2"
+	else
+		fail "$1: $2 and $3 (hard links) map differently"
+	fi
 }
 
 # add_path MANIFEST SRC DST: DST (a reflink copy of SRC) holds SRC's tags.
@@ -138,8 +159,10 @@ for i in range(1, 401):
 ' "$d/xfs/xattr-many"
 	mkdir -p "$d/xfs/dir-with-xattrs"
 	setfattr -n user.dir -v "$(head -c 2000 /dev/zero | tr '\0' d)" "$d/xfs/dir-with-xattrs"
-	# a file with thousands of extents (bmbt of depth >= 2)
+	# a file with thousands of extents (bmbt of depth >= 2), and a
+	# second name for it (same_ranges)
 	many_extents "$d/xfs/many-extents" "${EXTENTS:-6000}"
+	ln "$d/xfs/many-extents" "$d/xfs/many-extents-link"
 	# long symlink (remote), short one (inline)
 	ln -s "$(printf 'component-%03d/' $(seq 1 60))" "$d/xfs/symlink-remote"
 	ln -s short "$d/xfs/symlink-local"
@@ -162,8 +185,10 @@ xfs_io -c "pwrite -S 0 0 64k" "$MNT/reflink-partial" >/dev/null
 add_path "$T/v5.json" /big/three-mib-odd /reflink-partial
 xfs_extras "$MNT"
 many_entries "$MNT/huge-dir" 100000
+xfs_links v5
 umount "$MNT"
 check v5 "$img" "$T/v5.json" --sample 3000
+same_ranges v5 /xfs/many-extents /xfs/many-extents-link
 sample_ino=$(xfs_db -r -c "blockget -n" -c "ncheck" "$img" | awk '$2=="xfs/many-extents"{print $1}')
 [ -n "$sample_ino" ] && {
 	lvl=$(xfs_db -r -c "inode $sample_ino" -c "print u3.bmbt.level" "$img" | awk '{print $3}')
@@ -185,8 +210,10 @@ cp --reflink=always "$MNT/big/eight-mib" "$MNT/reflink-copy"
 add_path "$T/v5-1k.json" /big/eight-mib /reflink-copy
 EXTENTS=3000 xfs_extras "$MNT"
 many_entries "$MNT/huge-dir" 20000
+xfs_links v5-1k
 umount "$MNT"
 check v5-1k "$img" "$T/v5-1k.json" --sample 2000
+same_ranges v5-1k /xfs/many-extents /xfs/many-extents-link
 rm -f "$img"
 fi
 

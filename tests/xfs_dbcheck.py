@@ -77,6 +77,8 @@ def main():
                     help="a realtime file: its extents are not on this device")
     ap.add_argument("--logdev", help="external log device (xfs_db -l)")
     ap.add_argument("--manifest", help="tagtree manifest: its directories must be `d` objects")
+    ap.add_argument("--links", help="hard links seen by the kernel: lines 'INODE PATH' "
+                    "(find -links +1 -printf '%%i /%%P\\n' on the mounted filesystem)")
     a = ap.parse_args()
     if a.logdev:
         LOGDEV[:] = ["-l", a.logdev]
@@ -134,6 +136,13 @@ def main():
         for ino in names:
             for p in list(names[ino]):
                 names[ino] |= groups.get(p, set())
+
+    # ncheck names an inode once; the kernel's list adds its other names
+    if a.links:
+        with open(a.links, encoding="utf-8") as f:
+            for line in f:
+                ino, _, p = line.rstrip("\n").partition(" ")
+                names.setdefault(int(ino), set()).add(p)
 
     # 1. block ownership
     full = dblocks <= a.max_blocks

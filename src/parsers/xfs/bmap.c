@@ -23,6 +23,7 @@ struct fork_walk {
 	bm_xfs_ext_cb cb;
 	void *opaque;
 	const char *what;
+	struct bm_u64set seen; /* this walk's btree blocks */
 };
 
 static void decode_rec(const uint8_t *r, struct bm_xfs_ext *e)
@@ -53,8 +54,9 @@ static int emit_recs(struct bm_xfs *fs, struct fork_walk *w,
 }
 
 /* Walk the bmbt subtree at FSB, expected at LEVEL.  Recursion is bounded
- * by LEVEL (strictly decreasing, < XFS_MAX_BTREE_LEVELS); fs->meta stops
- * cycles and blocks claimed twice. */
+ * by LEVEL (strictly decreasing, < XFS_MAX_BTREE_LEVELS); w->seen stops
+ * cycles and blocks referenced twice in the tree.  (The set is the
+ * walk's own: a file with several names is walked once per name.) */
 static int walk_lbtree(struct bm_xfs *fs, struct fork_walk *w, uint64_t fsb,
 		       unsigned level)
 {
@@ -71,7 +73,7 @@ static int walk_lbtree(struct bm_xfs *fs, struct fork_walk *w, uint64_t fsb,
 			(unsigned long long)fsb);
 		return 0;
 	}
-	if (!bm_u64set_add(&fs->meta, off >> fs->blocklog)) {
+	if (!bm_u64set_add(&w->seen, off >> fs->blocklog)) {
 		bm_warn(fs->ctx, fs->dev, off,
 			"xfs: inode %llu: %s btree block referenced twice",
 			(unsigned long long)w->ip->ino, w->what);
@@ -125,7 +127,8 @@ int bm_xfs_fork_extents(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 			void *opaque)
 {
 	struct fork_walk w = { ip, owner, cb, opaque,
-			       whichfork == XFS_DATA_FORK ? "data" : "attr" };
+			       whichfork == XFS_DATA_FORK ? "data" : "attr",
+			       { 0 } };
 	bool data = whichfork == XFS_DATA_FORK;
 	unsigned format = data ? ip->format : ip->aformat;
 	const uint8_t *fork = ip->raw + (data ? ip->dfork_off : ip->afork_off);
@@ -160,6 +163,7 @@ int bm_xfs_fork_extents(struct bm_xfs *fs, const struct bm_xfs_inode *ip,
 					  bm_be64(fork + 4 + 8 * maxrecs +
 						  8 * i),
 					  level - 1);
+		bm_u64set_free(&w.seen);
 		return ret;
 	}
 bad:
