@@ -187,6 +187,12 @@ enum bm_status {
 #define BM_NO_OFFSET UINT64_MAX
 void bm_warn(struct bm_ctx *ctx, const char *dev, uint64_t off,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A directory PATH of DEV (at OFF, or BM_NO_OFFSET) longer than
+ * BM_PATH_MAX bytes is mapped but its entries are not walked: true, and
+ * warned, for such a PATH.  Each filesystem walker asks once per
+ * directory. */
+bool bm_dir_too_deep(struct bm_ctx *ctx, const char *dev, uint64_t off,
+		     const char *path);
 /* Same, raising the status to BM_FAILED (the image or a whole disk could
  * not be mapped). */
 void bm_fail(struct bm_ctx *ctx, const char *dev, uint64_t off,

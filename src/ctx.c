@@ -67,6 +67,25 @@ bool bm_ctx_verbose(const struct bm_ctx *ctx)
 	return ctx->opts.verbose > 0;
 }
 
+/* A message quoting a path from the image can be as long as the path:
+ * keep its first and last MSG_KEEP bytes (cut between UTF-8 characters),
+ * so that many of them stay readable and small. */
+#define MSG_KEEP 1024
+static void shorten(struct bm_str *m)
+{
+	if (m->len <= 2 * MSG_KEEP + 16)
+		return;
+	size_t head = MSG_KEEP, tail = m->len - MSG_KEEP;
+	while (head > 0 && (m->s[head] & 0xc0) == 0x80)
+		head--;
+	while (tail < m->len && (m->s[tail] & 0xc0) == 0x80)
+		tail++;
+	static const char cut[] = " [...] ";
+	memmove(m->s + head + sizeof cut - 1, m->s + tail, m->len - tail + 1);
+	memcpy(m->s + head, cut, sizeof cut - 1);
+	m->len = head + sizeof cut - 1 + (m->len - tail);
+}
+
 static void vdiag(struct bm_ctx *ctx, const char *id, enum bm_severity sev,
 		  const char *dev, uint64_t off, const char *fmt, va_list ap)
 {
@@ -86,6 +105,7 @@ static void vdiag(struct bm_ctx *ctx, const char *id, enum bm_severity sev,
 	struct bm_str m = { 0 };
 	bm_escape_path(&m, msg ? msg : "?");
 	free(msg);
+	shorten(&m);
 	bm_str_puts(&b, m.s);
 	bm_str_puts(&b, "\n");
 	bool show = !ctx || (ctx->opts.verbose >= 0 &&
@@ -126,6 +146,17 @@ void bm_warn(struct bm_ctx *ctx, const char *dev, uint64_t off,
 	va_start(ap, fmt);
 	vdiag(ctx, "map-warning", BM_SEV_WARNING, dev, off, fmt, ap);
 	va_end(ap);
+}
+
+bool bm_dir_too_deep(struct bm_ctx *ctx, const char *dev, uint64_t off,
+		     const char *path)
+{
+	if (strlen(path) <= BM_PATH_MAX)
+		return false;
+	bm_warn(ctx, dev, off,
+		"%s: directory path longer than %d bytes: its entries not "
+		"mapped", path, BM_PATH_MAX);
+	return true;
 }
 
 void bm_fail(struct bm_ctx *ctx, const char *dev, uint64_t off,

@@ -154,6 +154,12 @@ void bm_utf16le_to_utf8(struct bm_str *b, const uint8_t *u16, size_t n);
 
 /* Join "DIR/NAME" (DIR "/" gives "/NAME"); malloc'd. */
 char *bm_path_join(const char *dir, const char *name, size_t namelen);
+/* Directories whose path is longer than this are mapped but not walked
+ * (bm_dir_too_deep): every path is stored whole, so a crafted chain of
+ * directories with long names would make memory grow with the square of
+ * its depth.  Linux's PATH_MAX: no program can open deeper files by
+ * path either. */
+#define BM_PATH_MAX 4096
 
 /* A set of 64-bit keys (visited inodes, blocks): for cycle detection. */
 struct bm_u64set {

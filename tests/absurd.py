@@ -404,6 +404,57 @@ def btrfs_nritems(fs):
     btrfs_csum(fs, o, ns)
 
 
+def fat_deep(fs):
+    """A chain of 1500 directories below the root of a FAT16 filesystem
+    (mkfs.vfat -F 16 -s 2: 1 KiB clusters), each named with 255 CJK
+    characters (765 bytes of UTF-8): its paths would grow to 1.1 MB,
+    and all of them together to 860 MB.  Each directory is one cluster
+    (its long-name entries, 21 slots, then the 8.3 entry); the FATs are
+    rewritten.  (Microsoft FAT spec: directory entries, LFN slots with
+    the 8.3 name's checksum.)"""
+    bps, spc, res, nfats, rootent = struct.unpack_from('<HBHBH', fs, 11)
+    fatsz, = struct.unpack_from('<H', fs, 22)
+    cs = bps * spc
+    root = (res + nfats * fatsz) * bps
+    data = root + rootent * 32
+    name = ('\u4e00' * 255).encode('utf-16-le') + b'\0\0' + b'\xff' * 24
+
+    def dirent(sfn, cluster):
+        s = 0
+        for c in sfn:
+            s = (((s & 1) << 7) + (s >> 1) + c) & 0xFF
+        out = b''
+        for i in range(20, 0, -1):  # 20 slots of 13 UTF-16 units
+            u = name[(i - 1) * 26:i * 26]
+            e = bytearray(32)
+            e[0] = i | (0x40 if i == 20 else 0)
+            e[1:11], e[11], e[13] = u[0:10], 0x0F, s
+            e[14:26], e[28:32] = u[10:22], u[22:26]
+            out += bytes(e)
+        e = bytearray(32)
+        e[0:11], e[11] = sfn, 0x10
+        struct.pack_into('<H', e, 26, cluster)
+        return out + bytes(e)
+
+    depth = 1500
+    fat = bytearray(fs[res * bps:(res + fatsz) * bps])
+    free = next(c for c in range(2, len(fat) // 2)
+                if struct.unpack_from('<H', fat, 2 * c)[0] == 0)
+    first = root + next(i for i in range(0, rootent * 32, 32)
+                        if fs[root + i] == 0)
+    fs[first:first + 21 * 32] = dirent(b'DEEP0000   ', free)
+    for level in range(depth):
+        c = free + level
+        struct.pack_into('<H', fat, 2 * c, 0xFFFF)
+        d = b'' if level == depth - 1 else \
+            dirent(b'D%07d   ' % (level + 1), c + 1)
+        o = data + (c - 2) * cs
+        fs[o:o + cs] = d.ljust(cs, b'\0')
+    for i in range(nfats):
+        o = (res + i * fatsz) * bps
+        fs[o:o + len(fat)] = fat
+
+
 TABLE_CASES = {
     'ebr-loop': ebr_loop, 'gpt-nument': gpt_nument,
     'gpt-lastlba': gpt_lastlba, 'lvm-overlap': lvm_overlap,
@@ -416,6 +467,7 @@ FS_CASES = {
     'ext-inodes-count': ext_inodes_count,
     'xfs-agcount': xfs_agcount, 'xfs-btree-cycle': xfs_btree_cycle,
     'btrfs-tree-cycle': btrfs_tree_cycle, 'btrfs-nritems': btrfs_nritems,
+    'fat-deep': fat_deep,
 }
 
 

@@ -39,6 +39,9 @@
 #   MBR/GPT tables nested in their own      fuzz/regress/mbr-nested-fanout.img,
 #     partitions, many entries each           gpt-nested-fanout.img
 #   nbdkit log lines with absurd offsets    fuzz-trace (libFuzzer)
+#   directories nested past 4096 bytes of   here: fat-deep (1500 levels,
+#     path (memory grew with depth^2)         crafted), ext-, xfs-, btrfs-,
+#                                             ntfs-deep (loop mounts)
 #
 # Damage in LVM metadata text is reported at the text's offset on the PV;
 # an md member too small for the array at that member's superblock.
@@ -141,6 +144,80 @@ if command -v mkfs.xfs > /dev/null; then
 	gen1 xfs-btree-cycle x2.img && check xfs-btree-cycle /dev/sda1 "xfs: free space btree block referenced twice"
 else
 	echo "SKIP - xfs cases: no mkfs.xfs"; skip=$((skip + 2))
+fi
+
+# --- FAT: 1500 nested directories with 765-byte names.  Every path is
+# kept, so without a limit this took 2 GB (and paths of 1.1 MB); now
+# directories deeper than 4096 bytes of path are not walked.
+truncate -s 8M deep.img
+mkfs.vfat -F 16 -s 2 deep.img > /dev/null
+gen1 fat-deep deep.img && check fat-deep /dev/sda1 "directory path longer than 4096 bytes: its entries not mapped"
+if [ -f fat-deep.map ]; then
+	/usr/bin/time -o fat-deep.rss -f %M "$BMAPGEN" fat-deep.img > /dev/null 2>&1
+	rss=$(tail -1 fat-deep.rss)
+	[ "${rss:-999999}" -lt 200000 ] && echo "ok - fat-deep: ${rss} KiB" ||
+		{ echo "FAIL - fat-deep: ${rss} KiB of memory"; fail=$((fail + 1)); }
+fi
+
+# --- The same limit in the other walkers: 24 nested directories with
+# 255-byte names, a file in each, made through loop mounts (as root).
+# The directory whose path passes 4096 bytes (the 17th) is mapped, its
+# entries are not: no file below level 16.
+deep_tree() { # MOUNTPOINT
+	/usr/bin/python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for level in range(1, 25):
+    name = ("%02d" % level) * 127 + "d"
+    os.mkdir(name, dir_fd=fd)
+    nfd = os.open(name, os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = nfd
+    f = os.open("file-%02d" % level, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(f, b"x" * 5000)
+    os.close(f)
+PY
+}
+deep_check() { # NAME IMAGE
+	local c=$1 st files deepest
+	n=$((n + 1))
+	timeout 30 "$BMAPGEN" "$2" > "$c.map" 2> "$c.err"
+	st=$?
+	files=$(awk '$4 == "f" && $6 ~ /file-/ {print $6}' "$c.map" | sort -u | wc -l)
+	deepest=$(awk '$4 == "f" && $6 ~ /file-/ {n = split($6, p, "/"); print n - 2}' "$c.map" | sort -n | tail -1)
+	if [ $st = 1 ] && grep -q "directory path longer than 4096 bytes: its entries not mapped" "$c.err" &&
+		[ "$files" = 16 ] && [ "$deepest" = 16 ]; then
+		echo "ok - $c: $files files mapped, down to level $deepest"
+	else
+		echo "FAIL - $c: exit $st, $files files, deepest level ${deepest:-none}"
+		head -c 600 "$c.err"; fail=$((fail + 1))
+	fi
+}
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p mnt
+	mke2fs -q -F -t ext4 ext-deep.img 16M > /dev/null &&
+		mount -o loop ext-deep.img mnt && { deep_tree mnt; umount mnt; } &&
+		deep_check ext-deep ext-deep.img
+	if command -v mkfs.xfs > /dev/null; then
+		truncate -s 32M xfs-deep.img
+		TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 mkfs.xfs -q -f xfs-deep.img &&
+			mount -o loop xfs-deep.img mnt && { deep_tree mnt; umount mnt; } &&
+			deep_check xfs-deep xfs-deep.img
+	fi
+	if command -v mkfs.btrfs > /dev/null; then
+		truncate -s 114M btrfs-deep.img
+		mkfs.btrfs -q -f btrfs-deep.img > /dev/null 2>&1 &&
+			mount -o loop btrfs-deep.img mnt && { deep_tree mnt; umount mnt; } &&
+			deep_check btrfs-deep btrfs-deep.img
+	fi
+	if command -v mkntfs > /dev/null && command -v ntfs-3g > /dev/null; then
+		truncate -s 16M ntfs-deep.img
+		mkntfs -q -F -f ntfs-deep.img > /dev/null 2>&1 &&
+			ntfs-3g ntfs-deep.img mnt && { deep_tree mnt; umount mnt; } &&
+			deep_check ntfs-deep ntfs-deep.img
+	fi
+else
+	echo "SKIP - deep trees: not root (loop mounts)"; skip=$((skip + 4))
 fi
 
 # --- btrfs

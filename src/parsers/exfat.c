@@ -352,7 +352,10 @@ static void walk_dir(struct exwalk *w, const struct exdir *d, bool root)
 	if (runs.clusters * fs->cluster_size > EXFAT_DIR_MAX_BYTES)
 		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET, "%s: directory larger "
 			"than 256 MiB; entries past that not walked", d->path);
-	uint8_t *buf = bm_fatfs_read_runs(fs, &runs, max, d->path, &len);
+	uint8_t *buf = NULL;
+	if (!bm_dir_too_deep(fs->ctx, fs->dev,
+			     bm_fatfs_cluster_off(fs, d->first), d->path))
+		buf = bm_fatfs_read_runs(fs, &runs, max, d->path, &len);
 	if (buf)
 		parse_dir(w, buf, len, d->path, root);
 	free(buf);

@@ -382,6 +382,11 @@ static void walk_tree(struct ext_walk *w)
 		bm_obj dobj = bm_object(ctx, 'd', w->v->dev, d.path);
 		map_inode(w, d.ino, &inode, dobj);
 		bm_object_release(ctx, dobj);
+		if (bm_dir_too_deep(ctx, w->v->dev, ino_where(w, d.ino),
+				    d.path)) {
+			free(d.path);
+			continue;
+		}
 
 		struct dirent_list l = { 0 };
 		err = ext2fs_dir_iterate2(fs, d.ino,

@@ -290,7 +290,11 @@ static void walk_dir(struct walk *w, uint32_t cluster, const char *path)
 		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
 			"%s: directory is larger than 65536 entries; entries "
 			"past that not walked", path);
-	uint8_t *buf = bm_fatfs_read_runs(fs, &runs, FAT_DIR_MAX_BYTES, path, &len);
+	uint8_t *buf = NULL;
+	if (!bm_dir_too_deep(fs->ctx, fs->dev,
+			     bm_fatfs_cluster_off(fs, cluster), path))
+		buf = bm_fatfs_read_runs(fs, &runs, FAT_DIR_MAX_BYTES, path,
+					 &len);
 	if (buf)
 		parse_dir(w, buf, len, path);
 	free(buf);

@@ -196,6 +196,8 @@ static void walk_dir(struct bm_ntfs_walk *w, uint64_t mft_no, const char *path,
 			path, NTFS_MAX_DEPTH);
 		return;
 	}
+	if (bm_dir_too_deep(ctx, dev, BM_NO_OFFSET, path))
+		return;
 	ntfs_inode *ni = ntfs_inode_open(w->nv, mft_no);
 	if (!ni) {
 		bm_warn(ctx, dev, BM_NO_OFFSET,

@@ -29,7 +29,6 @@
 
 #include "btrfs.h"
 
-#define BTRFS_PATH_MAX 32768 /* deeper paths are reported, not mapped */
 
 /* ---- chunk tree ----------------------------------------------------- */
 
@@ -488,7 +487,8 @@ static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 		}
 		ir->done = true;
 		emit_inode(fs, s, ir, e.path);
-		if (!S_ISDIR(ir->mode)) {
+		if (!S_ISDIR(ir->mode) ||
+		    bm_dir_too_deep(fs->ctx, fs->dev, BM_NO_OFFSET, e.path)) {
 			free(e.path);
 			continue;
 		}
@@ -499,11 +499,10 @@ static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 			char *p;
 
 			if (memchr(name, '/', d->name_len) ||
-			    memchr(name, 0, d->name_len) ||
-			    strlen(e.path) + d->name_len + 2 > BTRFS_PATH_MAX) {
+			    memchr(name, 0, d->name_len)) {
 				bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
-					"btrfs: subvolume %llu: bad or too "
-					"long name in %s: entry not mapped",
+					"btrfs: subvolume %llu: bad name in "
+					"%s: entry not mapped",
 					(unsigned long long)s->subvol, e.path);
 				continue;
 			}

@@ -149,6 +149,7 @@ struct tree_walk {
 	struct dirq *q;
 	size_t n, cap;
 	const char *dirpath;
+	bool too_deep; /* the directory's entries are not walked */
 };
 
 /* Map a non-directory file's data and attributes. */
@@ -186,7 +187,7 @@ static int on_entry(struct bm_xfs *fs, const char *name, size_t namelen,
 	char *path;
 
 	if ((namelen == 1 && name[0] == '.') ||
-	    (namelen == 2 && name[0] == '.' && name[1] == '.'))
+	    (namelen == 2 && name[0] == '.' && name[1] == '.') || w->too_deep)
 		return 0;
 	path = bm_path_join(w->dirpath, name, namelen);
 	if (memchr(name, '/', namelen) || memchr(name, '\0', namelen))
@@ -257,6 +258,8 @@ int bm_xfs_walk_tree(struct bm_xfs *fs)
 			} else {
 				obj = bm_object(fs->ctx, 'd', fs->dev,
 						w.dirpath);
+				w.too_deep = bm_dir_too_deep(fs->ctx, fs->dev,
+							     ip.off, w.dirpath);
 				bm_xfs_dir_walk(fs, &ip, obj, on_entry, &w);
 				bm_xfs_map_attr(fs, &ip, obj);
 				bm_object_release(fs->ctx, obj);
