@@ -164,5 +164,38 @@ int main(void)
 	n = bm_partition_name("/dev/md/root", 2);
 	CHECK(strcmp(n, "/dev/md/root2") == 0, "%s", n);
 	free(n);
+
+	/* A directory deeper than BM_PATH_MAX: warned once, in a message
+	 * that keeps the path's head and tail (cut between UTF-8
+	 * characters); a path of BM_PATH_MAX bytes is walked. */
+	struct bm_str deep = { 0 };
+	bm_str_puts(&deep, "/head");
+	while (deep.len <= BM_PATH_MAX)
+		bm_str_puts(&deep, "/\xe4\xb8\x80"); /* U+4E00 */
+	bm_str_puts(&deep, "/tail");
+	struct bm_options quiet = { .verbose = -1 };
+	struct bm_ctx *ctx = bm_ctx_new(&quiet);
+	CHECK(bm_dir_too_deep(ctx, "/dev/sda1", 0x1000, deep.s), "too deep");
+	char at_max[BM_PATH_MAX + 1];
+	memset(at_max, 'a', BM_PATH_MAX);
+	at_max[BM_PATH_MAX] = '\0';
+	CHECK(!bm_dir_too_deep(ctx, "/dev/sda1", 0x1000, at_max), "at the max");
+	const struct bm_finding_info *fi = bm_finding_get(ctx, 0);
+	CHECK(bm_finding_count(ctx) == 1 && fi && fi->off == 0x1000 &&
+		      strncmp(fi->msg, "/head/", 6) == 0 &&
+		      strstr(fi->msg, " [...] ") &&
+		      strstr(fi->msg, "/tail: directory path longer than 4096") &&
+		      strlen(fi->msg) < 2200,
+	      "deep directory message (%zu bytes)", fi ? strlen(fi->msg) : 0);
+	bool utf8_ok = fi != NULL;
+	for (const char *m = fi ? fi->msg : ""; *m && utf8_ok;) {
+		uint32_t cp;
+		size_t k = bm_utf8_seq(m, &cp);
+		utf8_ok = k > 0;
+		m += k;
+	}
+	CHECK(utf8_ok, "message cut inside a UTF-8 character");
+	bm_ctx_free(ctx);
+	bm_str_free(&deep);
 	CHECK_DONE();
 }
