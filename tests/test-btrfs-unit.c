@@ -225,11 +225,69 @@ static void test_raid(void)
 	free(mem);
 }
 
+/* Chunks that run past the end of their device (2 MiB here): a crafted
+ * RAID0 chunk of 2^62 bytes on one device, and a SINGLE chunk of 4 MiB
+ * at 1 MiB (a truncated image), are mapped as far as the device goes;
+ * mapping 2^61 bytes of the first ends at once (it used to walk every
+ * 64 KiB stripe unit).  A chunk on a missing device maps nothing. */
+static void test_past_device(void)
+{
+	struct bm_options quiet = { .verbose = -1 };
+	struct bm_ctx *ctx = bm_ctx_new(&quiet);
+	uint8_t *mem = calloc(1, 2 * MiB);
+	struct bm_btrfs_fs *fs = calloc(1, sizeof *fs);
+	uint8_t it[CHUNK_HDR + STRIPE_SIZE];
+	const uint64_t id1 = 1, id9 = 9, off0 = 0x10000, off1 = 1 * MiB;
+	struct bm_btrfs_loc l[BTRFS_MAX_LOCS];
+	uint64_t piece;
+	const char *why = NULL;
+	size_t sz;
+
+	fs->ctx = ctx;
+	fs->dev = strdup("/dev/sda");
+	fs->ndevs = 1;
+	fs->devs = calloc(1, sizeof *fs->devs);
+	fs->devs[0].devid = 1;
+	fs->devs[0].vol = bm_volume_memory(ctx, mem, 2 * MiB, "/dev/sda", 1);
+
+	sz = chunk_item(it, 1ull << 62, BTRFS_BG_DATA | BTRFS_BG_RAID0, 1, 1,
+			&id1, &off0);
+	CHECK(bm_btrfs_add_chunk(fs, 1ull << 40, it, sz, &why) == 0, "huge: %s",
+	      why);
+	CHECK(bm_btrfs_resolve(fs, (1ull << 40) + 2 * MiB - 128 * KiB, 1, l,
+			       &piece) == 1 && l[0].phys == 2 * MiB - 64 * KiB,
+	      "huge: last whole stripe unit on the device");
+	CHECK(bm_btrfs_resolve(fs, (1ull << 40) + 2 * MiB - 64 * KiB, 1, l,
+			       &piece) == 0, "huge: past the device");
+	sz = chunk_item(it, 4 * MiB, BTRFS_BG_DATA, 1, 1, &id1, &off1);
+	CHECK(bm_btrfs_add_chunk(fs, 1 * MiB, it, sz, &why) == 0, "cut: %s", why);
+	CHECK(bm_btrfs_resolve(fs, 2 * MiB - 1, 2, l, &piece) == 1 &&
+		      l[0].phys == 2 * MiB - 1 && piece == 1,
+	      "cut: mapped up to the device's end");
+	CHECK(bm_btrfs_resolve(fs, 2 * MiB, 1, l, &piece) == 0,
+	      "cut: past the device");
+	sz = chunk_item(it, 1 * MiB, BTRFS_BG_DATA, 1, 1, &id9, &off0);
+	CHECK(bm_btrfs_add_chunk(fs, 8 * MiB, it, sz, &why) == 0, "missing: %s",
+	      why);
+	CHECK(bm_btrfs_resolve(fs, 8 * MiB, 1, l, &piece) == 0,
+	      "missing device: nothing");
+
+	struct bm_volume *lv = bm_btrfs_logical_volume(fs, fs->devs[0].vol);
+	bm_emit(lv, 1ull << 40, 1ull << 61,
+		bm_object(ctx, 'f', "/dev/sda", "/huge"));
+	CHECK(has_range(ctx, 1, 0x10000, 2 * MiB, "/huge"),
+	      "huge: mapped on the device");
+	CHECK(bm_ctx_status(ctx) == BM_WARN, "past the device: not reported");
+	bm_ctx_free(ctx);
+	free(mem);
+}
+
 int main(void)
 {
 	test_xxh64();
 	test_blake2b();
 	test_super();
 	test_raid();
+	test_past_device();
 	CHECK_DONE();
 }

@@ -194,6 +194,7 @@ struct bm_btrfs_stripe {
 
 struct bm_btrfs_chunk {
 	uint64_t logical, length, stripe_len, type;
+	uint64_t usable; /* its first bytes that lie on the devices we have */
 	unsigned num_stripes, sub_stripes;
 	struct bm_btrfs_stripe *stripes;
 };

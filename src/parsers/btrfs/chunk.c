@@ -69,6 +69,63 @@ static const char *check_profile(uint64_t type, unsigned n, unsigned sub)
 	}
 }
 
+static struct bm_volume *dev_vol(const struct bm_btrfs_fs *fs, uint64_t devid)
+{
+	for (size_t i = 0; i < fs->ndevs; i++)
+		if (fs->devs[i].devid == devid)
+			return fs->devs[i].vol;
+	return NULL;
+}
+
+/* How much of chunk C lies on the devices we have: a stripe may run past
+ * the end of its device (a truncated image, or a crafted chunk of 2^62
+ * bytes whose every stripe unit would be mapped in turn).  Rows of
+ * stripe units that fit every present device count; a chunk with no
+ * present device has nothing to map. */
+static uint64_t usable_length(const struct bm_btrfs_fs *fs,
+			      const struct bm_btrfs_chunk *c, bool *present)
+{
+	uint64_t room = UINT64_MAX, per_dev, data;
+	bool striped = true;
+
+	switch (c->type & BTRFS_BG_PROFILE_MASK) {
+	case BTRFS_BG_RAID0:
+		data = c->num_stripes;
+		break;
+	case BTRFS_BG_RAID10:
+		data = c->num_stripes / c->sub_stripes;
+		break;
+	case BTRFS_BG_RAID5:
+	case BTRFS_BG_RAID6:
+		data = c->num_stripes - parity_count(c->type);
+		break;
+	default: /* SINGLE, DUP, RAID1*: every stripe holds it all */
+		data = 1;
+		striped = false;
+	}
+	for (unsigned i = 0; i < c->num_stripes; i++) {
+		const struct bm_volume *v = dev_vol(fs, c->stripes[i].devid);
+		if (!v)
+			continue;
+		uint64_t r = v->size > c->stripes[i].offset
+				     ? v->size - c->stripes[i].offset
+				     : 0;
+		if (r < room)
+			room = r;
+	}
+	*present = room != UINT64_MAX;
+	if (!*present)
+		return 0;
+	per_dev = c->length / data + (c->length % data != 0);
+	if (room >= per_dev)
+		return c->length;
+	if (striped)
+		room -= room % c->stripe_len;
+	/* room * data <= per_dev * data, about the chunk's length: no
+	 * overflow past it */
+	return room * data < c->length ? room * data : c->length;
+}
+
 int bm_btrfs_add_chunk(struct bm_btrfs_fs *fs, uint64_t logical,
 		       const uint8_t *item, size_t size, const char **why)
 {
@@ -90,8 +147,10 @@ int bm_btrfs_add_chunk(struct bm_btrfs_fs *fs, uint64_t logical,
 		*why = "bad chunk length";
 		return -1;
 	}
-	if (c.stripe_len < 4096 || c.stripe_len > (1ull << 30) ||
-	    (c.stripe_len & (c.stripe_len - 1))) {
+	/* Always 64 KiB (BTRFS_STRIPE_LEN; the kernel's tree-checker
+	 * refuses anything else): smaller units would only multiply the
+	 * pieces a crafted chunk maps to. */
+	if (c.stripe_len != 65536) {
 		*why = "bad chunk stripe length";
 		return -1;
 	}
@@ -130,6 +189,16 @@ int bm_btrfs_add_chunk(struct bm_btrfs_fs *fs, uint64_t logical,
 		c.stripes[i].devid = bm_le64(s);
 		c.stripes[i].offset = bm_le64(s + 8);
 	}
+	bool present;
+	c.usable = usable_length(fs, &c, &present);
+	if (c.usable < c.length && present)
+		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
+			"btrfs: chunk at logical 0x%llx (0x%llx bytes) runs "
+			"past the end of a device (truncated image?): only its "
+			"first 0x%llx bytes are mapped",
+			(unsigned long long)logical,
+			(unsigned long long)c.length,
+			(unsigned long long)c.usable);
 	if (fs->nchunks == fs->chunks_cap) {
 		fs->chunks_cap = fs->chunks_cap ? 2 * fs->chunks_cap : 16;
 		fs->chunks = bm_reallocarray(fs->chunks, fs->chunks_cap,
@@ -201,14 +270,6 @@ const struct bm_btrfs_chunk *bm_btrfs_find_chunk(const struct bm_btrfs_fs *fs,
 	return NULL;
 }
 
-static struct bm_volume *dev_vol(const struct bm_btrfs_fs *fs, uint64_t devid)
-{
-	for (size_t i = 0; i < fs->ndevs; i++)
-		if (fs->devs[i].devid == devid)
-			return fs->devs[i].vol;
-	return NULL;
-}
-
 static bool add_loc(const struct bm_btrfs_fs *fs, const struct bm_btrfs_chunk *c,
 		    unsigned idx, uint64_t row, uint64_t soff, unsigned flags,
 		    struct bm_btrfs_loc *loc)
@@ -233,10 +294,10 @@ unsigned bm_btrfs_resolve(const struct bm_btrfs_fs *fs, uint64_t logical,
 	uint64_t off, avail, snr, soff, row, sl;
 	unsigned n = 0, N, idx;
 
-	if (!c || maxlen == 0)
-		return 0;
+	if (!c || maxlen == 0 || logical - c->logical >= c->usable)
+		return 0; /* not on the devices we have (usable_length) */
 	off = logical - c->logical;
-	avail = c->length - off;
+	avail = c->usable - off;
 	*piece = maxlen < avail ? maxlen : avail;
 	sl = c->stripe_len;
 	snr = off / sl;
