@@ -11,7 +11,9 @@
 #    `qemu-img convert -O raw` of the top, maps equal the raw's;
 #  - --input-format=raw maps the qcow2 file itself;
 #  - a backing loop, a missing backing file and damaged headers and
-#    tables fail cleanly (exit 1 or 2, no crash).
+#    tables fail cleanly (exit 1 or 2, no crash); a FIFO named as the
+#    backing file is not opened, nor a block device named by an image
+#    file (as root: one named by a qcow2 image on a loop device is).
 set -euo pipefail
 BMAPGEN=${BMAPGEN:-build/bmapgen}
 DISKCAT=${DISKCAT:-${BUILDDIR:-build}/tests/diskcat}
@@ -112,6 +114,30 @@ st=0; "$BMAPGEN" loop1.qcow2 > /dev/null 2> loop.err || st=$?
 qemu-img create -q -f qcow2 -b missing.img -F raw -u orphan.qcow2 1M
 st=0; "$BMAPGEN" orphan.qcow2 > /dev/null 2>&1 || st=$?
 [ $st = 2 ] && ok "missing backing file" || bad "missing backing file: exit $st"
+# A backing name is the image's word: a FIFO is not opened (open() would
+# block), nor a block device named by an image file (a disk of this
+# host); a qcow2 image on a block device may have one (an LV chain).
+mkfifo fifo
+qemu-img create -q -f qcow2 -b fifo -F raw -u fifo.qcow2 1M
+st=0; timeout 20 "$BMAPGEN" fifo.qcow2 > /dev/null 2> fifo.err || st=$?
+[ $st = 2 ] && grep -q "backing file fifo: not a regular file or block device" fifo.err &&
+	ok "FIFO backing file refused" || bad "FIFO backing file: exit $st"
+if [ "$(id -u)" = 0 ] && truncate -s 8M bdev.raw && mkfs.vfat bdev.raw > /dev/null &&
+	echo hi > hi.txt && MTOOLS_SKIP_CHECK=1 mcopy -i bdev.raw hi.txt ::/HI.TXT &&
+	base=$(losetup -f --show bdev.raw); then
+	qemu-img create -q -f qcow2 -b "$base" -F raw -u dev.qcow2 8M
+	st=0; "$BMAPGEN" dev.qcow2 > /dev/null 2> dev.err || st=$?
+	[ $st = 2 ] && grep -q "a block device, named by an image file" dev.err &&
+		ok "block-device backing file of an image file refused" ||
+		bad "block-device backing of an image file: exit $st"
+	truncate -s 1M dev.qcow2 # whole sectors for the loop device
+	top=$(losetup -f --show dev.qcow2)
+	st=0; "$BMAPGEN" "$top" > dev.map 2> dev.err || st=$?
+	[ $st = 0 ] && grep -q " f /dev/sda /HI.TXT$" dev.map &&
+		ok "qcow2 on a block device, backed by a block device" ||
+		{ bad "qcow2 on a block device: exit $st"; cat dev.err; }
+	losetup -d "$top" "$base"
+fi
 python3 - q3.qcow2 q5.qcow2 "$BMAPGEN" <<'PY' || fail=1
 import random, struct, subprocess, sys
 rnd = random.Random(7)

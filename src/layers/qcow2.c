@@ -7,7 +7,9 @@
  * The qcow2 disk is the guest's disk: map() reports guest offsets, so a
  * map of a qcow2 image equals the map of the same disk as a raw image.
  * Not supported (refused at open with a message): encryption, external
- * data files, unknown incompatible features, protocol backing files.
+ * data files, unknown incompatible features, protocol backing files,
+ * backing files that are neither regular files nor block devices, and
+ * block devices named by an image that is not itself a block device.
  *
  * Every on-disk offset is checked before use; a corrupt table makes the
  * read fail with EIO (the caller warns, naming what it was reading).
@@ -344,6 +346,7 @@ struct opener {
 	struct bm_ctx *ctx;
 	const char *dev;
 	struct bm_u64set seen; /* (dev, inode) hashes of the chain */
+	bool top_is_device;    /* the image itself is a block device */
 };
 
 static struct layer *open_layer(struct opener *o, int fd, const char *path,
@@ -520,10 +523,31 @@ static struct layer *open_qcow2(struct opener *o, struct layer *l,
 	}
 	char *bpath = backing_path(path, bname);
 	free(bname);
-	int bfd = open(bpath, O_RDONLY | O_CLOEXEC);
-	if (bfd < 0) {
-		bm_fail(o->ctx, o->dev, BM_NO_OFFSET, "%s: cannot open backing "
-			"file %s: %s", path, bpath, strerror(errno));
+	/* The name comes from the image: look before opening.  Opening a
+	 * FIFO would block, a character device runs its driver's open (a
+	 * watchdog starts ticking).  A block device is taken only when the
+	 * image itself is one (qcow2 chains on LVs, as oVirt keeps them):
+	 * an image file must not pull in a disk of this host. */
+	struct stat bst, fst;
+	int bfd = -1;
+	const char *why = NULL;
+	if (stat(bpath, &bst) < 0)
+		why = strerror(errno);
+	else if (S_ISBLK(bst.st_mode) && !o->top_is_device)
+		why = "a block device, named by an image file: not opened";
+	else if (!S_ISREG(bst.st_mode) && !S_ISBLK(bst.st_mode))
+		why = "not a regular file or block device: not opened";
+	else if ((bfd = open(bpath, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+					    O_NOCTTY)) < 0)
+		why = strerror(errno);
+	else if (fstat(bfd, &fst) < 0 || fst.st_dev != bst.st_dev ||
+		 fst.st_ino != bst.st_ino)
+		why = "changed while being opened";
+	if (why) {
+		bm_fail(o->ctx, o->dev, BM_NO_OFFSET, "%s: backing file %s: %s",
+			path, bpath, why);
+		if (bfd >= 0)
+			close(bfd);
 		free(bpath);
 		return NULL;
 	}
@@ -603,6 +627,8 @@ void *bm_qcow2_open(struct bm_ctx *ctx, const char *dev, int fd,
 		    const char *path, unsigned disk, uint64_t *size)
 {
 	struct opener o = { .ctx = ctx, .dev = dev };
+	struct stat st;
+	o.top_is_device = fstat(fd, &st) == 0 && S_ISBLK(st.st_mode);
 	struct layer *top = open_layer(&o, fd, path, "qcow2", 0);
 	bm_u64set_free(&o.seen);
 	if (!top)
