@@ -414,6 +414,14 @@ void bm_utf16le_to_utf8(struct bm_str *b, const uint8_t *u16, size_t n)
 	}
 }
 
+bool bm_name_usable(const char *s, size_t n)
+{
+	if (n == 0 || memchr(s, '/', n) || memchr(s, 0, n))
+		return false;
+	return !(n == 1 && s[0] == '.') &&
+	       !(n == 2 && s[0] == '.' && s[1] == '.');
+}
+
 char *bm_path_join(const char *dir, const char *name, size_t namelen)
 {
 	size_t dl = strlen(dir);

@@ -154,6 +154,10 @@ void bm_utf16le_to_utf8(struct bm_str *b, const uint8_t *u16, size_t n);
 
 /* Join "DIR/NAME" (DIR "/" gives "/NAME"); malloc'd. */
 char *bm_path_join(const char *dir, const char *name, size_t namelen);
+/* Can the directory entry name S (N bytes) be a path component: not
+ * empty, no '/' or NUL, not "." or ".." (a crafted entry named ".."
+ * would print a path that leads elsewhere)? */
+bool bm_name_usable(const char *s, size_t n);
 /* Directories whose path is longer than this are mapped but not walked
  * (bm_dir_too_deep): every path is stored whole, so a crafted chain of
  * directories with long names would make memory grow with the square of

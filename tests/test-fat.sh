@@ -241,6 +241,7 @@ if command -v mkfs.exfat >/dev/null && command -v mount.exfat-fuse >/dev/null &&
 		MNT=$T/mnt
 		python3 "$ORACLE/tagtree.py" gen --manifest "$T/exfat.json" \
 			--profile fat "$T/mnt" >/dev/null || fail "tagtree on exfat"
+		echo dots > "$T/mnt/zq" # renamed ".." on disk below
 		umount "$MNT" && MNT=
 		losetup -d "$LOOP" && LOOP=
 		run exfat "$img" "$T/exfat.json" /dev/sda
@@ -264,6 +265,32 @@ if command -v mkfs.exfat >/dev/null && command -v mount.exfat-fuse >/dev/null &&
 			grep -qxF "$l" "$T/exfat.map" || fail "exfat: no line '$l'"
 		done
 		grep -q " d /dev/sda /$" "$T/exfat.map" || fail "exfat: no d /"
+		# The entry set of /zq renamed "..", its checksum made good
+		# (exFAT spec 6.3.3: EntrySetChecksum over the set, bytes 2-3
+		# skipped): not a usable name, so not mapped (a path "/.."
+		# would point elsewhere).
+		cp "$img" "$T/dots.img"
+		python3 - "$T/dots.img" <<'PY' || fail "exfat: no entry set for /zq"
+import mmap, sys
+with open(sys.argv[1], "r+b") as f:
+    m = mmap.mmap(f.fileno(), 0)
+    i = m.find(b"\xc1\x00z\x00q\x00")
+    assert i > 0 and i % 32 == 0 and m[i - 64] == 0x85
+    m[i + 2:i + 6] = b".\x00.\x00"
+    s, n = i - 64, 32 * (m[i - 63] + 1)
+    c = 0
+    for k in range(n):
+        if k not in (2, 3):
+            c = (((c << 15) | (c >> 1)) + m[s + k]) & 0xFFFF
+    m[s + 2:s + 4] = c.to_bytes(2, "little")
+PY
+		st=0; "$BMAPGEN" "$T/dots.img" >"$T/dots.map" 2>"$T/dots.err" || st=$?
+		if [ $st = 1 ] && grep -q "invalid file name" "$T/dots.err" &&
+			! grep -q " /\.\.\$" "$T/dots.map"; then
+			echo "exfat: an entry named '..' is reported, not mapped"
+		else
+			fail "exfat: an entry named '..': exit $st"
+		fi
 	else
 		echo "exfat: SKIP (cannot loop/FUSE mount)"
 		[ -n "$LOOP" ] && losetup -d "$LOOP" && LOOP=

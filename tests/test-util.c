@@ -165,6 +165,12 @@ int main(void)
 	CHECK(strcmp(n, "/dev/md/root2") == 0, "%s", n);
 	free(n);
 
+	CHECK(bm_name_usable("a", 1) && bm_name_usable("...", 3) &&
+		      bm_name_usable(".a", 2) && !bm_name_usable(".", 1) &&
+		      !bm_name_usable("..", 2) && !bm_name_usable("a/b", 3) &&
+		      !bm_name_usable("a\0b", 3) && !bm_name_usable("", 0),
+	      "bm_name_usable");
+
 	/* A directory deeper than BM_PATH_MAX: warned once, in a message
 	 * that keeps the path's head and tail (cut between UTF-8
 	 * characters); a path of BM_PATH_MAX bytes is walked. */

@@ -236,8 +236,7 @@ static void do_set(struct exwalk *w, const uint8_t *e, unsigned sc,
 		bm_utf16le_to_utf8(&name, e + 32 * i + 2, k);
 		got += k;
 	}
-	if (got < namelen || name.len == 0 || memchr(name.s, '/', name.len) ||
-	    memchr(name.s, 0, name.len)) {
+	if (got < namelen || !bm_name_usable(name.s, name.len)) {
 		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
 			"%s: entry set with a missing or invalid file name; "
 			"not mapped", dir);

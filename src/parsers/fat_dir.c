@@ -140,13 +140,6 @@ static void sfn_name(struct bm_str *b, const uint8_t *e)
 	}
 }
 
-static bool name_usable(const char *s, size_t n)
-{
-	if (n == 0 || memchr(s, '/', n) || memchr(s, 0, n))
-		return false;
-	return !(n == 1 && s[0] == '.') && !(n == 2 && s[0] == '.' && s[1] == '.');
-}
-
 static void push_dir(struct walk *w, uint32_t cluster, char *path)
 {
 	if (!bm_u64set_add(&w->dirs, cluster)) {
@@ -237,7 +230,7 @@ static void parse_dir(struct walk *w, const uint8_t *buf, size_t len,
 						  lfn.u16[2 * units + 1]))
 				units++;
 			bm_utf16le_to_utf8(&name, lfn.u16, units);
-			if (!name_usable(name.s, name.len)) {
+			if (!bm_name_usable(name.s, name.len)) {
 				bm_debug(fs->ctx, "%s: %s: unusable long name, "
 					 "using the 8.3 name", fs->dev, path);
 				name.len = 0;
@@ -249,7 +242,7 @@ static void parse_dir(struct walk *w, const uint8_t *buf, size_t len,
 		}
 		if (name.len == 0)
 			sfn_name(&name, e);
-		if (!name_usable(name.s, name.len)) {
+		if (!bm_name_usable(name.s, name.len)) {
 			bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
 				"%s: directory entry %zu has an invalid name; "
 				"not mapped", path, off / 32);
