@@ -473,7 +473,8 @@ static struct layer *open_qcow2(struct opener *o, struct layer *l,
 	}
 	if (l->l1_size < need)
 		bm_warn(o->ctx, o->dev, 36, "%s: qcow2 L1 table too small for "
-			"the disk size: the rest reads as zeroes", path);
+			"the disk size (QEMU refuses the image): the rest "
+			"reads from the backing file, or as zeroes", path);
 	l->l1 = bm_calloc(l->l1_size ? l->l1_size : 1, sizeof *l->l1);
 	uint8_t *raw = bm_malloc(l->l1_size * 8 + 1);
 	if (pread_full(l->fd, raw, l->l1_size * 8, l1off) < 0) {
