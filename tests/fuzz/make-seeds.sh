@@ -13,9 +13,14 @@
 #    from the decompressor's output otherwise (one at a time);
 #  - the project's LVM and md images, one seed per multi-disk set;
 #  - qcow2 files of the demo image (qemu-img), for fuzz-qcow2;
+#  - partition tables with logical partitions (an EBR chain going back,
+#    two extended partitions, EBR slots 3-4, type-0 entries) and a stale
+#    GPT; a LUKS2 header with its JSON area;
 #  - fresh XFS (v5, v4, 1 KiB blocks with rmap and reflink, 8 KiB
-#    directory blocks), btrfs (default, DUP metadata, mixed block groups)
-#    and NTFS filesystems holding every directory format (short form to
+#    directory blocks, and one written by the kernel with a bmap-btree
+#    file), btrfs (default, DUP metadata, mixed block groups, RAID0/10/
+#    5/6/1C3 over several devices, xxhash/sha256/blake2 checksums) and
+#    NTFS filesystems holding every directory format (short form to
 #    B+tree), symlinks, hard links and multi-extent files.
 #    The mounts need root; without it those seeds are left out (said).
 #
@@ -37,8 +42,10 @@ PACK_UNPACK() { /usr/bin/python3 "$SRC/tests/fuzz/sparse.py" unpack "$@"; }
 # libFuzzer reads the disk targets' DIR recursively.
 mkdir -p "$D/maps" "$D/qcow2"
 T=$(mktemp -d)
+LOOPS=()
 cleanup() {
 	mountpoint -q "$T/mnt" 2>/dev/null && umount "$T/mnt"
+	for l in "${LOOPS[@]}"; do losetup -d "$l"; done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -152,6 +159,62 @@ if command -v qemu-img > /dev/null; then
 	rm -f "$T/demo.img"
 fi
 
+# Partition tables read as Linux reads them (mbr.c's EBR walk was never
+# reached by fuzzing: no seed had logical partitions): an EBR chain going
+# back on disk, two extended partitions (a logical in an EBR's third
+# slot), a type-0 entry with sectors, a GPT under a newer DOS table.
+if command -v sfdisk > /dev/null; then
+	mbr() { # IMG SECTOR [SLOT TYPE START COUNT]...
+		/usr/bin/python3 - "$@" <<'PY'
+import struct, sys
+img, sector, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+with open(img, 'r+b') as f:
+    f.seek(sector * 512)
+    s = bytearray(f.read(512))
+    for i in range(0, len(rest), 4):
+        slot, typ, start, count = (int(x, 0) for x in rest[i:i + 4])
+        s[446 + 16 * slot:462 + 16 * slot] = struct.pack(
+            '<B3sB3sII', 0, b'\0' * 3, typ, b'\0' * 3, start, count)
+    s[510:512] = b'\x55\xaa'
+    f.seek(sector * 512)
+    f.write(s)
+PY
+	}
+	rm -f "$T/pt.img" && truncate -s 64M "$T/pt.img"
+	printf 'label: dos\nstart=2048, size=120000, type=5\nstart=4096, size=2000, type=83\nstart=80000, size=20000, type=83\nstart=40000, size=20000, type=83\n' |
+		sfdisk -q "$T/pt.img" && pack_disks pt-ebr-backwards.sparse "$T/pt.img"
+	rm -f "$T/pt.img" && truncate -s 32M "$T/pt.img"
+	mbr "$T/pt.img" 0 0 0x05 2048 20000 1 0x0f 30000 20000 2 0x00 60000 1000 &&
+		mbr "$T/pt.img" 2048 0 0x83 2048 4000 1 0x05 8000 4000 &&
+		mbr "$T/pt.img" 10048 3 0x83 100 200 &&
+		mbr "$T/pt.img" 30000 2 0x83 1000 4000 &&
+		pack_disks pt-two-extended.sparse "$T/pt.img"
+	if command -v sgdisk > /dev/null; then
+		rm -f "$T/pt.img" && truncate -s 16M "$T/pt.img"
+		sgdisk -n 1:2048:+4M "$T/pt.img" > /dev/null 2>&1 &&
+			mbr "$T/pt.img" 0 0 0x0c 20480 8192 &&
+			pack_disks pt-stale-gpt.sparse "$T/pt.img"
+	fi
+	rm -f "$T/pt.img"
+fi
+
+# LUKS2 (luks.c's JSON reader: no corpus image has its JSON area), two
+# keyslots; the keyslot area (random key material bmapgen never reads)
+# zeroed to keep the seed small.
+if command -v cryptsetup > /dev/null; then
+	rm -f "$T/l2.img" && truncate -s 4M "$T/l2.img"
+	printf pw2 > "$T/k2"
+	if printf pw | cryptsetup luksFormat --type luks2 --pbkdf pbkdf2 \
+			--pbkdf-force-iterations 1000 --luks2-metadata-size 16k \
+			--luks2-keyslots-size 1m -q --key-file=- "$T/l2.img" 2> /dev/null &&
+		printf pw | cryptsetup luksAddKey --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+			--key-file=- "$T/l2.img" "$T/k2" 2> /dev/null; then
+		dd if=/dev/zero of="$T/l2.img" bs=1k seek=32 count=1024 conv=notrunc status=none
+		pack_disks luks2.sparse "$T/l2.img"
+	fi
+	rm -f "$T/l2.img" "$T/k2"
+fi
+
 # A tree with every directory size class (XFS short form, block, leaf,
 # node; btrfs and NTFS index roots and B+trees), symlinks short and long,
 # a hard link and small and multi-block files.  Names and contents are
@@ -218,4 +281,66 @@ if mkntfs -F -Q -s 512 -c 4096 "$T/n.img" > /dev/null 2>&1; then
 	mounted_copy "$T/n.img" ntfs-3g > /dev/null 2>&1
 	pack_disks ntfs.sparse "$T/n.img"
 fi
+rm -f "$T/n.img"
+
+# XFS written by the kernel: a file of 300 extents, too many for the
+# inode (a bmap btree: the protofile seeds have none), written with zeros
+# (its btree blocks are file-owned "f" ranges, which --meta-only would
+# drop); the log then formatted afresh (xfs_db logformat), else it packs
+# to 2 MB.
+truncate -s 300M "$T/x.img"
+if mkfs.xfs -q -f "$T/x.img" > /dev/null 2>&1 &&
+	mount -o loop "$T/x.img" "$T/mnt" 2> /dev/null; then
+	cp -a "$tree" "$T/mnt/copy"
+	/usr/bin/python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+for i in range(300):
+    os.pwrite(fd, bytes(4096), i * 8192)
+os.close(fd)' "$T/mnt/btree-extents"
+	ln "$T/mnt/btree-extents" "$T/mnt/btree-link"
+	umount "$T/mnt"
+	# packed whole (pack_disks would drop the "f" btree blocks)
+	xfs_db -x -c "logformat -c 1" "$T/x.img" > /dev/null 2>&1 &&
+		PACK "$T/packed" "$T/x.img" && keep xfs-bmbt.sparse "$T/packed"
+fi
+rm -f "$T/x.img"
+
+# Multi-device btrfs: every striped profile (RAID0, RAID10, RAID5, RAID6)
+# and RAID1C3, made on loop devices and filled through a mount, and the
+# checksum types other than crc32c (mkfs --rootdir takes one device).
+# Smaller trees: each device of each copy adds to the seed.
+btrfs_multi() { # NAME N MKFS-OPTIONS...
+	local name=$1 n=$2 i l imgs=()
+	shift 2
+	for i in $(seq "$n"); do
+		truncate -s 128M "$T/m$i.img"
+		imgs+=("$T/m$i.img")
+		l=$(losetup -f --show "$T/m$i.img") || break
+		LOOPS+=("$l") # (detached at exit too)
+	done
+	local ok=
+	[ ${#LOOPS[@]} = "$n" ] &&
+		mkfs.btrfs -q -f "$@" "${LOOPS[@]}" > /dev/null 2>&1 &&
+		mount "${LOOPS[0]}" "$T/mnt" 2> /dev/null && {
+		cp -a "$tree/d5" "$tree/d60" "$tree/long-link" "$T/mnt/"
+		head -c 300000 /dev/urandom > "$T/mnt/data"
+		umount "$T/mnt" && ok=1
+	}
+	for l in "${LOOPS[@]}"; do losetup -d "$l"; done
+	LOOPS=()
+	[ -n "$ok" ] && pack_disks "$name.sparse" "${imgs[@]}"
+	rm -f "${imgs[@]}"
+}
+btrfs_multi btrfs-raid0 2 -d raid0 -m raid0
+btrfs_multi btrfs-raid10 4 -d raid10 -m raid10
+btrfs_multi btrfs-raid5 3 -d raid5 -m raid5
+btrfs_multi btrfs-raid6 4 -d raid6 -m raid6
+btrfs_multi btrfs-raid1c3 3 -d raid1c3 -m raid1c3
+for csum in xxhash sha256 blake2; do
+	truncate -s 128M "$T/b.img"
+	mkfs.btrfs -q -f --csum "$csum" --rootdir "$tree/d60" "$T/b.img" > /dev/null 2>&1 &&
+		pack_disks "btrfs-$csum.sparse" "$T/b.img"
+	rm -f "$T/b.img"
+done
 exit 0

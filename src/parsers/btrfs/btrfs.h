@@ -293,6 +293,12 @@ typedef int (*bm_btrfs_item_cb)(struct bm_btrfs_fs *fs,
  * in key order.  Returns 0, or -1 if something was not readable (warned). */
 int bm_btrfs_walk_tree(struct bm_btrfs_fs *fs, uint64_t root, unsigned level,
 		       const char *mname, bm_btrfs_item_cb cb, void *opaque);
+/* The same, but blocks emitted before (by any walk) are skipped with
+ * their subtrees: for trees whose items matter once, however many roots
+ * name them (a walk without CB does this too). */
+int bm_btrfs_walk_new_blocks(struct bm_btrfs_fs *fs, uint64_t root,
+			     unsigned level, const char *mname,
+			     bm_btrfs_item_cb cb, void *opaque);
 const char *bm_btrfs_tree_name(uint64_t root_objectid);
 
 /* fs.c */

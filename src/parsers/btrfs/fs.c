@@ -648,9 +648,9 @@ static int log_cb(struct bm_btrfs_fs *fs, const struct bm_btrfs_item *it,
 
 	(void)opaque;
 	if (it->type == BTRFS_ROOT_ITEM_KEY && it->size >= ROOT_ITEM_MIN)
-		bm_btrfs_walk_tree(fs, bm_le64(it->data + RI_BYTENR),
-				   it->data[RI_LEVEL], "btrfs log tree",
-				   log_item_cb, &o);
+		bm_btrfs_walk_new_blocks(fs, bm_le64(it->data + RI_BYTENR),
+					 it->data[RI_LEVEL], "btrfs log tree",
+					 log_item_cb, &o);
 	return 0;
 }
 

@@ -122,6 +122,7 @@ struct walk {
 	bm_btrfs_item_cb cb;
 	void *opaque;
 	bm_obj obj;
+	bool once; /* skip blocks emitted before, with their subtrees */
 	struct bm_u64set visited;
 	uint8_t *bufs[BTRFS_MAX_LEVEL];
 	struct pf *pf; /* prefetch ranges, one per child pointer */
@@ -197,6 +198,10 @@ static int walk_block(struct walk *w, uint64_t bytenr, unsigned level)
 	uint8_t *buf;
 	int rc = 0;
 
+	/* A block emitted before had its whole subtree walked then (a walk
+	 * descends into every child of a block it emits). */
+	if (w->once && bm_u64set_has(&fs->emitted, bytenr))
+		return 0;
 	if (!bm_u64set_add(&w->visited, bytenr)) {
 		bm_warn(fs->ctx, fs->dev, bytenr,
 			"btrfs: tree block referenced twice in one tree");
@@ -253,14 +258,16 @@ static int walk_block(struct walk *w, uint64_t bytenr, unsigned level)
 	return rc;
 }
 
-int bm_btrfs_walk_tree(struct bm_btrfs_fs *fs, uint64_t root, unsigned level,
-		       const char *mname, bm_btrfs_item_cb cb, void *opaque)
+static int walk_tree(struct bm_btrfs_fs *fs, uint64_t root, unsigned level,
+		     const char *mname, bm_btrfs_item_cb cb, void *opaque,
+		     bool once)
 {
 	struct walk w = {
 		.fs = fs,
 		.cb = cb,
 		.opaque = opaque,
 		.obj = bm_object(fs->ctx, 'm', fs->dev, mname),
+		.once = once,
 	};
 	int rc;
 
@@ -275,4 +282,20 @@ int bm_btrfs_walk_tree(struct bm_btrfs_fs *fs, uint64_t root, unsigned level,
 	free(w.pf);
 	bm_u64set_free(&w.visited);
 	return rc < 0 ? -1 : 0;
+}
+
+int bm_btrfs_walk_tree(struct bm_btrfs_fs *fs, uint64_t root, unsigned level,
+		       const char *mname, bm_btrfs_item_cb cb, void *opaque)
+{
+	/* Without a callback only the blocks matter: those emitted before
+	 * (trees sharing them, K roots naming one tree) are not walked
+	 * again. */
+	return walk_tree(fs, root, level, mname, cb, opaque, cb == NULL);
+}
+
+int bm_btrfs_walk_new_blocks(struct bm_btrfs_fs *fs, uint64_t root,
+			     unsigned level, const char *mname,
+			     bm_btrfs_item_cb cb, void *opaque)
+{
+	return walk_tree(fs, root, level, mname, cb, opaque, true);
 }
