@@ -24,22 +24,7 @@ fail=0
 IMAGES=()
 
 # mbr IMG SECTOR [SLOT TYPE START COUNT]...: write entries and 55 AA
-mbr() {
-	python3 - "$@" <<'PY'
-import struct, sys
-img, sector, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-with open(img, 'r+b') as f:
-    f.seek(sector * 512)
-    s = bytearray(f.read(512))
-    for i in range(0, len(rest), 4):
-        slot, typ, start, count = (int(x, 0) for x in rest[i:i + 4])
-        s[446 + 16 * slot:462 + 16 * slot] = struct.pack(
-            '<B3sB3sII', 0, b'\0' * 3, typ, b'\0' * 3, start, count)
-    s[510:512] = b'\x55\xaa'
-    f.seek(sector * 512)
-    f.write(s)
-PY
-}
+mbr() { python3 "$SRCDIR/tests/mbr_write.py" "$@"; }
 
 # compare NAME IMG DRIVE: the kernel's partitions of DRIVE (sda, sdb...
 # in kernel.txt) against bmapgen's of IMG

@@ -164,22 +164,7 @@ fi
 # back on disk, two extended partitions (a logical in an EBR's third
 # slot), a type-0 entry with sectors, a GPT under a newer DOS table.
 if command -v sfdisk > /dev/null; then
-	mbr() { # IMG SECTOR [SLOT TYPE START COUNT]...
-		/usr/bin/python3 - "$@" <<'PY'
-import struct, sys
-img, sector, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-with open(img, 'r+b') as f:
-    f.seek(sector * 512)
-    s = bytearray(f.read(512))
-    for i in range(0, len(rest), 4):
-        slot, typ, start, count = (int(x, 0) for x in rest[i:i + 4])
-        s[446 + 16 * slot:462 + 16 * slot] = struct.pack(
-            '<B3sB3sII', 0, b'\0' * 3, typ, b'\0' * 3, start, count)
-    s[510:512] = b'\x55\xaa'
-    f.seek(sector * 512)
-    f.write(s)
-PY
-	}
+	mbr() { /usr/bin/python3 "$SRC/tests/mbr_write.py" "$@"; }
 	rm -f "$T/pt.img" && truncate -s 64M "$T/pt.img"
 	printf 'label: dos\nstart=2048, size=120000, type=5\nstart=4096, size=2000, type=83\nstart=80000, size=20000, type=83\nstart=40000, size=20000, type=83\n' |
 		sfdisk -q "$T/pt.img" && pack_disks pt-ebr-backwards.sparse "$T/pt.img"
