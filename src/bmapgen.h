@@ -47,6 +47,9 @@ enum {
 	BM_RANGE_COMPRESSED = 1u << 3, /* compressed extent as stored */
 	BM_RANGE_UNWRITTEN = 1u << 4,  /* preallocated, reads as zeroes */
 	BM_RANGE_METADATA = 1u << 5,   /* a file's own mapping blocks */
+	BM_RANGE_SHARED = 1u << 6,     /* may be several files' at once:
+					* reference-counted (ext xattr
+					* blocks and EA inodes) */
 };
 
 /* Called once per image range a volume range maps to. */

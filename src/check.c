@@ -190,7 +190,10 @@ static void check_shared(struct bm_ctx *ctx)
 	struct frange *f = bm_calloc(n ? n : 1, sizeof *f);
 	for (size_t i = 0; i < n; i++) {
 		const struct bm_objinfo *o = &ctx->objs[r[i].obj];
-		if (o->type != 'f' || (r[i].flags & BM_RANGE_COPY))
+		/* copies, and blocks files share by design (reference
+		 * counted: ext xattr blocks) are no cross-links */
+		if (o->type != 'f' ||
+		    (r[i].flags & (BM_RANGE_COPY | BM_RANGE_SHARED)))
 			continue;
 		sig[r[i].obj] = sig[r[i].obj] * 0x100000001b3ull ^
 				(r[i].start * 31 + r[i].end + r[i].disk);

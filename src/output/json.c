@@ -94,6 +94,7 @@ static void json_roles(struct bm_str *b, unsigned flags)
 		{ BM_RANGE_INLINE, "inline" },
 		{ BM_RANGE_COMPRESSED, "compressed" },
 		{ BM_RANGE_UNWRITTEN, "unwritten" },
+		{ BM_RANGE_SHARED, "shared" },
 	};
 	bm_str_puts(b, "[");
 	/* A range is "data" unless it is parity or a file's mapping

@@ -31,6 +31,7 @@ struct ext_walk {
 	bm_obj run_obj;
 	uint64_t run_start, run_len;
 	unsigned run_flags;
+	unsigned or_flags; /* added to every range (an EA inode's blocks) */
 };
 
 static void ext_warn(struct ext_walk *w, uint64_t off, const char *fmt, ...)
@@ -82,6 +83,7 @@ static void add_blocks(struct ext_walk *w, bm_obj obj, uint64_t blk,
 			 (unsigned long long)w->nblocks);
 		return;
 	}
+	flags |= w->or_flags;
 	if (w->run_len && w->run_obj == obj && w->run_flags == flags &&
 	    w->run_start + w->run_len == blk) {
 		w->run_len += count;
@@ -278,6 +280,80 @@ static void map_extents(struct ext_walk *w, ext2_ino_t ino,
 	ext2fs_extent_free(h);
 }
 
+static void map_inode(struct ext_walk *w, ext2_ino_t ino,
+		      struct ext2_inode *inode, bm_obj obj);
+
+/* ext4 ea_inode: an xattr value too large for the inode or the xattr
+ * block lives in an inode of its own (EXT4_EA_INODE_FL) that no
+ * directory names; the xattr entry's e_value_inum points at it.  Entries
+ * (linux fs/ext4/xattr.h, struct ext4_xattr_entry): e_name_len (u8),
+ * e_name_index (u8), e_value_offs (le16), e_value_inum (le32),
+ * e_value_size (le32), e_hash (le32), the name, padded to 4 bytes; four
+ * zero bytes end the list.  They follow the 0xEA020000 magic in the
+ * inode's extra space and the 32-byte header of the xattr block. */
+#define XATTR_MAGIC 0xEA020000u
+#define EA_INODE_FL 0x200000u
+
+static void map_ea_entries(struct ext_walk *w, const uint8_t *p,
+			   const uint8_t *end, bm_obj obj, const char *where)
+{
+	ext2_filsys fs = w->fs;
+	/* Each entry is at least 16 bytes and moves P forward: ends. */
+	while (end - p >= 16 && bm_le32(p) != 0) {
+		uint32_t inum = bm_le32(p + 4);
+		size_t len = (16u + p[0] + 3) & ~3u;
+		if (inum) {
+			struct ext2_inode ea;
+			if (inum > fs->super->s_inodes_count ||
+			    ext2fs_read_inode(fs, inum, &ea) != 0 ||
+			    !(ea.i_flags & EA_INODE_FL)) {
+				ext_warn(w, ino_where(w, inum),
+					 "%s: xattr value in inode %u, which "
+					 "is no EA inode: not mapped", where,
+					 inum);
+			} else {
+				/* or_flags also stops EA inodes of EA
+				 * inodes (a crafted loop) */
+				w->or_flags = BM_RANGE_METADATA |
+					      BM_RANGE_SHARED;
+				map_inode(w, inum, &ea, obj);
+				w->or_flags = 0;
+			}
+		}
+		if ((size_t)(end - p) < len)
+			break;
+		p += len;
+	}
+}
+
+static void map_ea_inodes(struct ext_walk *w, ext2_ino_t ino, blk64_t acl,
+			  bm_obj obj)
+{
+	ext2_filsys fs = w->fs;
+	const struct bm_objinfo *o = bm_object_info(w->v->ctx, obj);
+	const char *where = o->path ? o->path : "?";
+	size_t isz = EXT2_INODE_SIZE(fs->super);
+	if (isz > EXT2_GOOD_OLD_INODE_SIZE + 4) {
+		uint8_t *b = bm_malloc(isz);
+		if (ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)b,
+					   (int)isz) == 0) {
+			size_t start = EXT2_GOOD_OLD_INODE_SIZE +
+				       bm_le16(b + EXT2_GOOD_OLD_INODE_SIZE);
+			if (start + 4 <= isz && bm_le32(b + start) == XATTR_MAGIC)
+				map_ea_entries(w, b + start + 4, b + isz, obj,
+					       where);
+		}
+		free(b);
+	}
+	if (acl && acl < w->nblocks) {
+		uint8_t *b = bm_malloc(fs->blocksize);
+		if (io_channel_read_blk64(fs->io, acl, 1, b) == 0 &&
+		    bm_le32(b) == XATTR_MAGIC)
+			map_ea_entries(w, b + 32, b + fs->blocksize, obj, where);
+		free(b);
+	}
+}
+
 /* Emit every block inode INO owns as OBJ. */
 static void map_inode(struct ext_walk *w, ext2_ino_t ino,
 		      struct ext2_inode *inode, bm_obj obj)
@@ -305,9 +381,14 @@ static void map_inode(struct ext_walk *w, ext2_ino_t ino,
 				 ino, error_message(err));
 	}
 	blk64_t acl = ext2fs_file_acl_block(fs, inode);
+	/* An xattr block is shared by every inode with the same xattrs
+	 * (its header counts them). */
 	if (acl)
-		add_blocks(w, obj, acl, 1, BM_RANGE_METADATA, "xattr block");
+		add_blocks(w, obj, acl, 1, BM_RANGE_METADATA | BM_RANGE_SHARED,
+			   "xattr block");
 	run_flush(w);
+	if (ext2fs_has_feature_ea_inode(fs->super) && !w->or_flags)
+		map_ea_inodes(w, ino, acl, obj);
 }
 
 /* --- directory tree ------------------------------------------------ */
@@ -316,6 +397,7 @@ struct dirent_list {
 	struct child {
 		ext2_ino_t ino;
 		char *name;
+		bool bad; /* '/' or NUL in the name (NULs shown as '?') */
 	} *v;
 	size_t n, cap;
 };
@@ -342,6 +424,10 @@ static int dir_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *d,
 	l->v[l->n].name = bm_malloc((size_t)len + 1);
 	memcpy(l->v[l->n].name, d->name, (size_t)len);
 	l->v[l->n].name[len] = '\0';
+	l->v[l->n].bad = !bm_name_usable(d->name, (size_t)len);
+	for (int i = 0; i < len; i++)
+		if (l->v[l->n].name[i] == '\0')
+			l->v[l->n].name[i] = '?';
 	l->n++;
 	return 0;
 }
@@ -414,6 +500,16 @@ static void walk_tree(struct ext_walk *w)
 
 		for (size_t i = 0; i < l.n; i++) {
 			struct child *c = &l.v[i];
+			if (c->bad) {
+				/* "etc/passwd" in / would print as the real
+				 * /etc/passwd */
+				ext_warn(w, ino_where(w, d.ino),
+					 "directory %s: entry \"%s\" (inode %u) "
+					 "has '/' or NUL in its name: not mapped",
+					 d.path, c->name, c->ino);
+				free(c->name);
+				continue;
+			}
 			char *path = bm_path_join(d.path, c->name,
 						  strlen(c->name));
 			free(c->name);

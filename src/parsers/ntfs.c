@@ -189,18 +189,19 @@ static void walk_dir(struct bm_ntfs_walk *w, uint64_t mft_no, const char *path,
 {
 	struct bm_ctx *ctx = w->ctx;
 	const char *dev = w->v->dev;
+	uint64_t at = bm_ntfs_record_off(w, mft_no); /* for messages */
 
 	if (depth > NTFS_MAX_DEPTH) {
-		bm_warn(ctx, dev, BM_NO_OFFSET,
+		bm_warn(ctx, dev, at,
 			"ntfs %s: more than %u directory levels: not mapped",
 			path, NTFS_MAX_DEPTH);
 		return;
 	}
-	if (bm_dir_too_deep(ctx, dev, BM_NO_OFFSET, path))
+	if (bm_dir_too_deep(ctx, dev, at, path))
 		return;
 	ntfs_inode *ni = ntfs_inode_open(w->nv, mft_no);
 	if (!ni) {
-		bm_warn(ctx, dev, BM_NO_OFFSET,
+		bm_warn(ctx, dev, at,
 			"ntfs %s: directory unreadable (%s): its entries are "
 			"not mapped", path, strerror(errno));
 		return;
@@ -211,11 +212,11 @@ static void walk_dir(struct bm_ntfs_walk *w, uint64_t mft_no, const char *path,
 	int err = errno;
 	ntfs_inode_close(ni);
 	if (l.overflow)
-		bm_warn(ctx, dev, BM_NO_OFFSET,
+		bm_warn(ctx, dev, at,
 			"ntfs %s: more directory entries than the MFT can "
 			"hold (corrupt index?): the rest is not mapped", path);
 	else if (r != 0)
-		bm_warn(ctx, dev, BM_NO_OFFSET,
+		bm_warn(ctx, dev, at,
 			"ntfs %s: directory index unreadable (%s): some "
 			"entries are not mapped", path, strerror(err));
 	w->names_left -= l.n;
@@ -228,15 +229,29 @@ static void walk_dir(struct bm_ntfs_walk *w, uint64_t mft_no, const char *path,
 		 * metadata by walk_system(). */
 		if (!sys && child < FILE_first_user) {
 			if (mft_no != FILE_root)
-				bm_warn(ctx, dev, BM_NO_OFFSET,
+				bm_warn(ctx, dev, bm_ntfs_record_off(w, child),
 					"ntfs %s: entry %s points to system "
 					"file record %llu: ignored", path,
 					l.e[i].name,
 					(unsigned long long)child);
 			continue;
 		}
+		/* '/' or U+0000 in a name (the POSIX namespace allows
+		 * neither): "etc/passwd" in / would print as the real
+		 * /etc/passwd */
+		if (!bm_name_usable(l.e[i].name, l.e[i].len)) {
+			for (size_t k = 0; k < l.e[i].len; k++)
+				if (l.e[i].name[k] == '\0')
+					l.e[i].name[k] = '?';
+			bm_warn(ctx, dev, bm_ntfs_record_off(w, child),
+				"ntfs %s: entry \"%.*s\" (record %llu) has "
+				"'/' or NUL in its name: not mapped", path,
+				(int)l.e[i].len, l.e[i].name,
+				(unsigned long long)child);
+			continue;
+		}
 		if (bm_u64set_has(&w->dirs, child)) {
-			bm_warn(ctx, dev, BM_NO_OFFSET,
+			bm_warn(ctx, dev, bm_ntfs_record_off(w, child),
 				"ntfs %s: entry %s links to a directory "
 				"already seen (record %llu): ignored", path,
 				l.e[i].name, (unsigned long long)child);

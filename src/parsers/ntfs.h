@@ -68,6 +68,9 @@ int bm_ntfs_map_inode(struct bm_ntfs_walk *w, uint64_t mref, const char *path,
 /* Emit what is left of $MFT (the records no file or directory took) as
  * <ntfs $MFT>.  Call once, after every inode is mapped. */
 void bm_ntfs_mft_emit_rest(struct bm_ntfs_walk *w);
+/* The volume offset of MFT record MFT_NO (through $MFT's runlist), for
+ * messages; BM_NO_OFFSET if no run holds it. */
+uint64_t bm_ntfs_record_off(const struct bm_ntfs_walk *w, uint64_t mft_no);
 /* Bytes of $MFT's data that lie on the volume. */
 uint64_t bm_ntfs_mft_bytes(const struct bm_ntfs_walk *w);
 

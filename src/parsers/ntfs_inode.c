@@ -36,6 +36,23 @@ static bool mft_run(const struct bm_ntfs_walk *w, const runlist_element *e,
 	return true;
 }
 
+uint64_t bm_ntfs_record_off(const struct bm_ntfs_walk *w, uint64_t mft_no)
+{
+	const runlist_element *rl = w->nv->mft_na ? w->nv->mft_na->rl : NULL;
+	uint64_t off;
+
+	if (!rl || !bm_mul(mft_no, w->nv->mft_record_size, &off))
+		return BM_NO_OFFSET;
+	/* Each step moves to the next run: ends at the terminator. */
+	for (size_t i = 0; rl[i].length > 0; i++) {
+		uint64_t vbeg, vend, poff;
+		if (mft_run(w, &rl[i], &vbeg, &vend, &poff) && off >= vbeg &&
+		    off < vend)
+			return poff + (off - vbeg);
+	}
+	return BM_NO_OFFSET;
+}
+
 /* Emit LEN bytes of $MFT's data at MFT offset OFF, through $MFT's runlist. */
 static void mft_emit(struct bm_ntfs_walk *w, uint64_t off, uint64_t len,
 		     bm_obj obj, unsigned flags)
@@ -218,7 +235,7 @@ int bm_ntfs_map_inode(struct bm_ntfs_walk *w, uint64_t mref, const char *path,
 
 	*is_dir = false;
 	if (!ni) {
-		bm_warn(ctx, dev, BM_NO_OFFSET,
+		bm_warn(ctx, dev, bm_ntfs_record_off(w, mft_no),
 			"ntfs %s: MFT record %llu cannot be read (%s): "
 			"not mapped", path, (unsigned long long)mft_no,
 			strerror(errno));
@@ -228,7 +245,7 @@ int bm_ntfs_map_inode(struct bm_ntfs_walk *w, uint64_t mref, const char *path,
 	if (!(rflags & MFT_RECORD_IN_USE) ||
 	    (MSEQNO(mref) &&
 	     MSEQNO(mref) != le16_to_cpu(ni->mrec->sequence_number))) {
-		bm_warn(ctx, dev, BM_NO_OFFSET,
+		bm_warn(ctx, dev, bm_ntfs_record_off(w, mft_no),
 			"ntfs %s: directory entry points to MFT record %llu, "
 			"which is free or reused: not mapped", path,
 			(unsigned long long)mft_no);
@@ -242,7 +259,7 @@ int bm_ntfs_map_inode(struct bm_ntfs_walk *w, uint64_t mref, const char *path,
 
 	ntfs_attr_search_ctx *ac = ntfs_attr_get_search_ctx(ni, NULL);
 	if (!ac) {
-		bm_warn(ctx, dev, BM_NO_OFFSET, "ntfs %s: %s: not mapped",
+		bm_warn(ctx, dev, bm_ntfs_record_off(w, mft_no), "ntfs %s: %s: not mapped",
 			path, strerror(errno));
 		ntfs_inode_close(ni);
 		bm_object_release(ctx, main);
@@ -262,7 +279,7 @@ int bm_ntfs_map_inode(struct bm_ntfs_walk *w, uint64_t mref, const char *path,
 	 * against a list that is larger than any sane file's. */
 	while ((r = ntfs_attrs_walk(ac)) == 0) {
 		if (++nattrs > NTFS_MAX_ATTRS) {
-			bm_warn(ctx, dev, BM_NO_OFFSET,
+			bm_warn(ctx, dev, bm_ntfs_record_off(w, mft_no),
 				"ntfs %s: more than %u attributes: the rest "
 				"is not mapped", path, NTFS_MAX_ATTRS);
 			break;
@@ -333,7 +350,7 @@ int bm_ntfs_map_inode(struct bm_ntfs_walk *w, uint64_t mref, const char *path,
 		}
 	}
 	if (r != 0 && errno != ENOENT)
-		bm_warn(ctx, dev, BM_NO_OFFSET,
+		bm_warn(ctx, dev, bm_ntfs_record_off(w, mft_no),
 			"ntfs %s: attributes unreadable (%s): some not mapped",
 			path, strerror(errno));
 	ntfs_attr_put_search_ctx(ac);
