@@ -267,33 +267,75 @@ static void test_090_degraded(bool be)
 	free(d[2]);
 }
 
-/* A disk whose last partition runs to its end: the partition's 0.90
- * superblock is also where the disk's would be. */
-static void test_090_partition(void)
+/* A GPT disk of SZ bytes with one partition from LBA 2048 to the last
+ * usable LBA (primary table only: the backup header is not needed). */
+static uint64_t put_gpt(uint8_t *d, uint64_t sz)
 {
-	struct bm_ctx *ctx = bm_ctx_new(NULL);
-	uint64_t sz = 2 * MiB;
-	uint8_t *d = calloc(1, sz);
+	uint64_t last = sz / 512 - 1, last_usable = last - 33;
 	uint8_t *p = d + 446;
-	p[4] = 0xfd;
-	bm_put_le32(p + 8, 2048);
-	bm_put_le32(p + 12, (uint32_t)(sz / 512 - 2048));
+	p[4] = 0xee;
+	bm_put_le32(p + 8, 1);
+	bm_put_le32(p + 12, (uint32_t)last);
 	d[510] = 0x55;
 	d[511] = 0xaa;
-	put_sb090(d + MiB, MiB, false, 1, 1, 0, 900, 0, 1);
+	uint8_t *e = d + 1024; /* entry array at LBA 2, 128 entries */
+	memset(e, 0xaf, 16);
+	memset(e + 16, 1, 16);
+	bm_put_le64(e + 32, 2048);
+	bm_put_le64(e + 40, last_usable);
+	uint8_t *h = d + 512;
+	memcpy(h, "EFI PART", 8);
+	bm_put_le32(h + 8, 0x10000);
+	bm_put_le32(h + 12, 92);
+	bm_put_le64(h + 24, 1);
+	bm_put_le64(h + 32, last);
+	bm_put_le64(h + 40, 34);
+	bm_put_le64(h + 48, last_usable);
+	bm_put_le64(h + 72, 2);
+	bm_put_le32(h + 80, 128);
+	bm_put_le32(h + 84, 128);
+	bm_put_le32(h + 88, bm_crc32(0, e, 128 * 128));
+	bm_put_le32(h + 16, bm_crc32(0, h, 92));
+	return (last_usable + 1 - 2048) * 512;
+}
+
+/* A disk whose last partition runs to its end (DOS), or to the last
+ * usable LBA of a GPT disk whose size is 24 KiB past a 64 KiB multiple
+ * (as every common drive size): the partition's 0.90 superblock is also
+ * where the disk's would be. */
+static void test_090_partition(bool gpt)
+{
+	struct bm_ctx *ctx = bm_ctx_new(NULL);
+	uint64_t sz = 2 * MiB + (gpt ? 24 * KiB : 0), psz = MiB;
+	uint8_t *d = calloc(1, sz);
+	if (gpt) {
+		psz = put_gpt(d, sz);
+	} else {
+		uint8_t *p = d + 446;
+		p[4] = 0xfd;
+		bm_put_le32(p + 8, 2048);
+		bm_put_le32(p + 12, (uint32_t)(sz / 512 - 2048));
+		d[510] = 0x55;
+		d[511] = 0xaa;
+	}
+	put_sb090(d + MiB, psz, false, 1, 1, 0, 900, 0, 1);
+	/* (the test's premise: the disk's 0.90 place is the partition's) */
+	CHECK(((sz & ~(64 * KiB - 1)) - 64 * KiB) ==
+		      MiB + (psz & ~(64 * KiB - 1)) - 64 * KiB,
+	      "gpt %d: the superblock places differ", gpt);
 	struct bm_volume *v = bm_volume_memory(ctx, d, sz, "/dev/sda", 1);
 	bm_probe_volume(v);
 	bm_map_all(ctx);
 	uint64_t s, e;
 	CHECK(find(ctx, 'm', "/dev/sda1", "md superblock", 1, &s, &e) == 1 &&
-		      s == sz - 64 * KiB,
-	      "superblock on the partition");
+		      s == MiB + (psz & ~(64 * KiB - 1)) - 64 * KiB,
+	      "gpt %d: superblock on the partition", gpt);
 	CHECK(find(ctx, 'm', "/dev/sda", "md superblock", 1, &s, &e) == 0,
-	      "superblock on the disk");
+	      "gpt %d: superblock on the disk", gpt);
 	CHECK(find(ctx, 'l', "/dev/md0", NULL, 1, &s, &e) == 1 && s == MiB &&
 		      e == MiB + 900 * KiB,
-	      "raid1 on the partition: 0x%llx-0x%llx", (unsigned long long)s,
-	      (unsigned long long)e);
+	      "gpt %d: raid1 on the partition: 0x%llx-0x%llx", gpt,
+	      (unsigned long long)s, (unsigned long long)e);
 	bm_ctx_free(ctx);
 	free(d);
 }
@@ -397,6 +439,7 @@ int main(void)
 	test_sb1_raid1();
 	test_090_degraded(false);
 	test_090_degraded(true);
-	test_090_partition();
+	test_090_partition(false);
+	test_090_partition(true);
 	CHECK_DONE();
 }

@@ -288,20 +288,63 @@ static int parse_1(struct bm_volume *v, int minor, uint64_t sb_off,
 	return 1;
 }
 
-/* Does a DOS partition table in sector 0 of V put a partition over OFF?
- * Then a 0.90 superblock seen at OFF belongs to that partition (its end
- * coincides with the disk's), not to V: libblkid makes the same check. */
+/* Does a GPT (header at LBA 1, sectors of SS bytes) put a partition over
+ * OFF?  (No CRC check: a table that only looks right is reason enough
+ * not to read the whole disk as an array member.) */
+#define MD_GPT_MAX_ARRAY (4u << 20)
+static bool gpt_covers(struct bm_volume *v, uint64_t ss, uint64_t off)
+{
+	uint8_t h[92];
+	if (v->size < 3 * ss || bm_read(v, h, sizeof h, ss) < 0 ||
+	    memcmp(h, "EFI PART", 8) != 0)
+		return false;
+	uint64_t lba = bm_le64(h + 72), aoff, asize;
+	uint32_t n = bm_le32(h + 80), esz = bm_le32(h + 84);
+	if (esz < 128 || (esz & (esz - 1)) || !bm_mul(n, esz, &asize) ||
+	    asize > MD_GPT_MAX_ARRAY || !bm_mul(lba, ss, &aoff) ||
+	    !bm_in_range(aoff, asize, v->size))
+		return false;
+	uint8_t *a = bm_malloc(asize ? asize : 1);
+	bool hit = false;
+	if (bm_read(v, a, asize, aoff) == 0) {
+		static const uint8_t unused[16];
+		for (uint32_t i = 0; i < n && !hit; i++) {
+			const uint8_t *e = a + (size_t)i * esz;
+			uint64_t first = bm_le64(e + 32), last = bm_le64(e + 40);
+			uint64_t start, end;
+			if (memcmp(e, unused, 16) == 0 || last < first ||
+			    !bm_mul(first, ss, &start) ||
+			    !bm_muladd(last, ss, ss, &end))
+				continue;
+			hit = start <= off && off < end && end <= v->size;
+		}
+	}
+	free(a);
+	return hit;
+}
+
+/* Does a partition table of V (DOS, or GPT behind a protective MBR) put a
+ * partition over OFF?  Then a 0.90 superblock seen at OFF belongs to that
+ * partition (its end coincides with the disk's: a partition reaching the
+ * last usable LBA, 64 KiB-aligned), not to V: libblkid makes the same
+ * check.  DOS entries count in the disk's logical sectors. */
 static bool covered_by_partition(struct bm_volume *v, uint64_t off)
 {
 	uint8_t s[512];
+	uint64_t ss = v->sector_size >= 512 ? v->sector_size : 512;
 	if (bm_read(v, s, sizeof s, 0) < 0 || s[510] != 0x55 || s[511] != 0xaa)
 		return false;
 	for (int i = 0; i < 4; i++) {
 		const uint8_t *e = s + 446 + 16 * i;
-		uint64_t start = (uint64_t)bm_le32(e + 8) * 512;
-		uint64_t len = (uint64_t)bm_le32(e + 12) * 512;
-		if (e[4] != 0 && e[4] != 0xee && len && start <= off &&
-		    off - start < len && start + len <= v->size)
+		uint64_t start = (uint64_t)bm_le32(e + 8) * ss;
+		uint64_t len = (uint64_t)bm_le32(e + 12) * ss;
+		if (e[4] == 0xee) {
+			if (gpt_covers(v, 512, off) || gpt_covers(v, 4096, off))
+				return true;
+			continue;
+		}
+		if (e[4] != 0 && len && start <= off && off - start < len &&
+		    start + len <= v->size)
 			return true;
 	}
 	return false;
