@@ -95,6 +95,7 @@ struct bm_volume {
 	uint64_t fs_size;        /* bytes the filesystem on it says it spans */
 	/* The prober that recognised the contents (NULL: nothing did). */
 	const struct bm_prober *prober;
+	bool walk_failed;        /* its walk stopped early (warned) */
 	struct bm_volume *next;  /* ctx->volumes list */
 };
 

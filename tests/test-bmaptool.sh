@@ -69,8 +69,9 @@ printf 'x' > a/dir/sub/tiny
 mkfs -t ext4 -O metadata_csum -d a a.img 64M
 flash a a.img && fscheck "ext4 image" a.out a
 
-# --- B: GPT disk: ext4, a boot loader in the gap before partition 1,
-# an unrecognised partition with data, an empty partition
+# --- B: GPT disk: ext4 (48 MiB in a 64 MiB partition, data after it:
+# a hash tree, a shrunk filesystem), a boot loader in the gap before
+# partition 1, an unrecognised partition with data, an empty partition
 truncate -s 96M b.disk
 sfdisk -q b.disk <<SF
 label: gpt
@@ -81,14 +82,16 @@ SF
 mkdir -p b
 head -c 1000000 /dev/urandom > b/blob
 seq 1 30000 > b/text
-mkfs -t ext4 -d b b.img 64M
+mkfs -t ext4 -d b b.img 48M
 dd if=b.img of=b.disk bs=1M seek=1 conv=notrunc status=none
+head -c 200000 /dev/urandom > trailer            # after the filesystem
+dd if=trailer of=b.disk bs=1M seek=55 conv=notrunc status=none
 head -c 20000 /dev/urandom > loader              # like GRUB's core.img
 dd if=loader of=b.disk bs=512 seek=40 conv=notrunc status=none
 head -c 300000 /dev/urandom > unknown            # not a filesystem
 dd if=unknown of=b.disk bs=1M seek=65 conv=notrunc status=none
 if flash b b.disk; then
-	dd if=b.out of=b.out.fs bs=1M skip=1 count=64 status=none
+	dd if=b.out of=b.out.fs bs=1M skip=1 count=48 status=none
 	fscheck "GPT + ext4" b.out.fs b
 	cmp <(head -c 20000 loader) <(dd if=b.out bs=512 skip=40 count=40 status=none | head -c 20000) &&
 		echo "ok - GPT gap (boot loader) copied" ||
@@ -96,10 +99,55 @@ if flash b b.disk; then
 	cmp unknown <(dd if=b.out bs=1M skip=65 status=none | head -c 300000) &&
 		echo "ok - unrecognised partition copied" ||
 		{ echo "FAIL - unrecognised partition not copied"; fail=1; }
+	cmp trailer <(dd if=b.out bs=1M skip=55 status=none | head -c 200000) &&
+		echo "ok - data after the filesystem in its partition copied" ||
+		{ echo "FAIL - data after the filesystem in its partition not copied"; fail=1; }
 	pt() { sfdisk -d "$1" | sed -e '/^device:/d' -e 's/^[^ ]* :/P :/'; }
 	pt b.disk > b.pt && pt b.out > b.out.pt && diff b.pt b.out.pt >/dev/null &&
 		echo "ok - partition table" ||
 		{ echo "FAIL - partition table differs"; fail=1; }
+fi
+
+# --- an ext4 that cannot be opened (an incompat feature libext2fs does
+# not know; 4 KiB blocks, one group: no backup superblock to fall back
+# on): reported (exit 1), and every non-zero block of it copied, not
+# taken as understood free space
+mkfs -t ext4 -b 4096 -O metadata_csum -d a u.img 64M
+python3 - u.img <<'PY'
+import struct, sys
+def crc32c(data, crc=0xFFFFFFFF):   # ext4 stores ~crc32c(~0, sb[:1020])
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc
+with open(sys.argv[1], 'r+b') as f:
+    f.seek(1024)
+    sb = bytearray(f.read(1024))
+    v, = struct.unpack_from('<I', sb, 0x60)
+    struct.pack_into('<I', sb, 0x60, v | 0x10000000)
+    struct.pack_into('<I', sb, 0x3FC, crc32c(sb[:0x3FC]))
+    f.seek(1024)
+    f.write(sb)
+PY
+st=0; "$BMAPGEN" -f bmaptool -o u.bmap u.img 2> u.err || st=$?
+truncate -s "$(stat -c %s u.img)" u.out
+garbage u.out
+if [ $st = 1 ] && bmaptool -q copy --bmap u.bmap u.img u.out 2> u.cerr &&
+	python3 - u.img u.out <<'PY'
+import sys
+a, b = open(sys.argv[1], 'rb'), open(sys.argv[2], 'rb')
+while True:
+    x, y = a.read(4096), b.read(4096)
+    if not x:
+        sys.exit(0)
+    if x.count(0) != len(x) and x != y:
+        sys.exit(1)
+PY
+then
+	echo "ok - an ext4 that cannot be opened: every non-zero block copied"
+else
+	echo "FAIL - an ext4 that cannot be opened: exit $st, non-zero blocks not copied"; fail=1
 fi
 
 # --- the bmap file checksum is what bmaptool computes: corrupting one

@@ -14,7 +14,9 @@
  * payloads, copies and parity).  Bytes that no recognised filesystem or
  * other content covers - gaps between partitions (a boot loader in the
  * MBR gap), unrecognised partitions, free space on LVM PVs - are not
- * understood, so their blocks are copied when they are not all zeroes.
+ * understood, so their blocks are copied when they are not all zeroes;
+ * so are bytes of a partition past its filesystem's end, and the whole
+ * of a filesystem that could not be walked to its end.
  * Free space inside recognised filesystems is not copied: on the target
  * it holds whatever was there (zeroes for a new file).
  *
@@ -137,12 +139,20 @@ static int mapped_blocks(struct bm_ctx *ctx, struct bm_volume *d,
 			r[i].end / BLOCK + (r[i].end % BLOCK != 0));
 	}
 
-	/* What recognised contents cover (in image bytes). */
+	/* What recognised contents cover (in image bytes): a filesystem
+	 * only up to its own size (data after it in its partition is
+	 * nobody's: a verity hash tree, a shrunk filesystem), and nothing
+	 * whose walk stopped early (what it did not map is not known). */
 	struct ivls known = { 0 };
 	for (struct bm_volume *v = bm_volumes(ctx); v; v = v->next)
-		if (v->prober && (v->prober->kind == BM_PROBE_FS ||
-				  v->prober->kind == BM_PROBE_OTHER))
-			bm_volume_map(v, 0, v->size, 0, collect_cb, &known);
+		if (v->prober && !v->walk_failed &&
+		    (v->prober->kind == BM_PROBE_FS ||
+		     v->prober->kind == BM_PROBE_OTHER))
+			bm_volume_map(v, 0,
+				      v->fs_size && v->fs_size < v->size
+					      ? v->fs_size
+					      : v->size,
+				      0, collect_cb, &known);
 	ivl_normalize(&known);
 	int err = 0;
 	uint64_t pos = 0;
