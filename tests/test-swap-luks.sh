@@ -170,6 +170,37 @@ else
 	grep -q "secondary" "$T/l2bad.map.err" || fail "luks2: damage not reported"
 	expect luks2bad "$T/l2bad.map" \
 		"1 $(hex "$off") $(hex $size) m /dev/sda <encrypted payload>"
+	# A segment size that does not parse, in both copies (checksums
+	# made good): reported, and the volume is then not taken as
+	# understood: bmaptool output copies its (ciphertext) blocks.
+	cp "$T/l2.img" "$T/l2size.img"
+	head -c 1048576 /dev/urandom | dd of="$T/l2size.img" bs=1 seek="$off" conv=notrunc 2>/dev/null
+	python3 - "$T/l2size.img" "$hdr" <<'PY'
+import hashlib, sys
+hs = int(sys.argv[2])
+with open(sys.argv[1], 'r+b') as f:
+    for base in (0, hs):
+        f.seek(base)
+        h = bytearray(f.read(hs))
+        i = h.find(b'"size":"dynamic"')
+        assert i > 0
+        h[i:i + 16] = b'"size":"dynamix"'
+        h[448:512] = bytes(64)
+        h[448:480] = hashlib.sha256(bytes(h)).digest()
+        f.seek(base)
+        f.write(h)
+PY
+	map "$T/l2size.img" "$T/l2size.map" 1
+	grep -q "segment 0 has no valid offset/size" "$T/l2size.map.err" ||
+		fail "luks2: bad segment size not reported"
+	"$BMAPGEN" -f bmaptool "$T/l2size.img" 2>/dev/null |
+		python3 -c '
+import re, sys
+first, last = int(sys.argv[1]) // 4096, (int(sys.argv[1]) + 1048576) // 4096 - 1
+r = [tuple(int(x) for x in m.split("-")) if "-" in m else (int(m), int(m))
+     for m in re.findall(r"<Range[^>]*> *([0-9-]+) *</Range>", sys.stdin.read())]
+sys.exit(0 if any(a <= first and last <= b for a, b in r) else 1)' "$off" ||
+		fail "luks2: bad segment size: bmaptool output does not copy the ciphertext"
 fi
 
 # LUKS1: payload offset in sectors, key material offsets in sectors.

@@ -314,10 +314,17 @@ static int luks_probe(struct bm_volume *v, void **state)
 static void emit_clip(struct bm_volume *v, uint64_t off, uint64_t len,
 		      const char *name, unsigned flags)
 {
-	if (off >= v->size || len == 0)
+	if (len == 0)
 		return;
-	if (len > v->size - off)
+	if (off >= v->size || len > v->size - off) {
+		bm_warn(v->ctx, v->dev, off, "LUKS %s (%#llx bytes) runs past "
+			"the end of the volume (truncated image?): %s", name,
+			(unsigned long long)len,
+			off >= v->size ? "not mapped" : "clipped");
+		if (off >= v->size)
+			return;
 		len = v->size - off;
+	}
 	bm_emit_flags(v, off, len, bm_object(v->ctx, 'm', v->dev, name), flags);
 }
 
@@ -328,8 +335,11 @@ static void payload_note(struct bm_volume *v, uint64_t off, uint64_t len)
 		 v->dev, (unsigned long long)off, (unsigned long long)len);
 }
 
-static void luks1_walk(struct bm_volume *v, struct luks_state *s)
+/* Returns -1 when something was not mapped (warned): the volume is then
+ * not taken as understood (bmaptool output copies all of it). */
+static int luks1_walk(struct bm_volume *v, struct luks_state *s)
 {
+	int rc = 0;
 	const uint8_t *h = s->phdr;
 	uint64_t payload = (uint64_t)bm_be32(h + 104) * LUKS_SECTOR;
 	uint64_t keybytes = bm_be32(h + 108);
@@ -344,12 +354,14 @@ static void luks1_walk(struct bm_volume *v, struct luks_state *s)
 		if (active != 0x00AC71F3 && active != 0x0000DEAD) {
 			bm_warn(v->ctx, v->dev, 208 + 48 * i, "LUKS1 key slot %u "
 				"has an invalid state; not mapped", i);
+			rc = -1;
 			continue;
 		}
 		len = (len + LUKS_ALIGN - 1) / LUKS_ALIGN * LUKS_ALIGN;
 		if (off < LUKS1_HDR || (payload && off + len > payload)) {
 			bm_warn(v->ctx, v->dev, 208 + 48 * i, "LUKS1 key slot %u "
 				"area overlaps the header or payload; not mapped", i);
+			rc = -1;
 			continue;
 		}
 		if (off < hdr_end)
@@ -363,14 +375,17 @@ static void luks1_walk(struct bm_volume *v, struct luks_state *s)
 	} else if (payload >= v->size) {
 		bm_warn(v->ctx, v->dev, 104, "LUKS1 payload offset %#llx is past "
 			"the end of the volume", (unsigned long long)payload);
+		rc = -1;
 	} else {
 		payload_note(v, payload, v->size - payload);
 		emit_clip(v, payload, v->size - payload, "encrypted payload", 0);
 	}
+	return rc;
 }
 
-static void luks2_walk(struct bm_volume *v, struct luks_state *s)
+static int luks2_walk(struct bm_volume *v, struct luks_state *s)
 {
+	int rc = 0;
 	const char *j = s->json, *end = j + strlen(j);
 	uint64_t hs = s->hdr_size, ks_size = 0;
 
@@ -379,10 +394,15 @@ static void luks2_walk(struct bm_volume *v, struct luks_state *s)
 
 	const char *config = jget(j, end, "config");
 	if (config && jnum(jget(config, end, "keyslots_size"), end, &ks_size) &&
-	    bm_in_range(2 * hs, ks_size, UINT64_MAX))
+	    bm_in_range(2 * hs, ks_size, UINT64_MAX)) {
 		emit_clip(v, 2 * hs, ks_size, "luks keyslots", 0);
-	else
+	} else {
+		bm_warn(v->ctx, v->dev, BM_NO_OFFSET, "LUKS2 config has no "
+			"valid keyslots_size; only the key slots' own areas "
+			"are mapped");
 		ks_size = 0;
+		rc = -1;
+	}
 
 	/* Key slot areas outside config.keyslots_size (should not exist). */
 	const char *slots = jget(j, end, "keyslots");
@@ -399,6 +419,7 @@ static void luks2_walk(struct bm_volume *v, struct luks_state *s)
 		    !bm_in_range(off, len, UINT64_MAX)) {
 			bm_warn(v->ctx, v->dev, BM_NO_OFFSET, "LUKS2 key slot "
 				"%.*s has no valid area; not mapped", (int)kl, key);
+			rc = -1;
 			continue;
 		}
 		if (ks_size && off >= 2 * hs && off + len <= 2 * hs + ks_size)
@@ -413,20 +434,22 @@ static void luks2_walk(struct bm_volume *v, struct luks_state *s)
 		if (!seg)
 			break;
 		const char *size = jget(seg, end, "size");
-		if (!jnum(jget(seg, end, "offset"), end, &off) || !size) {
+		bool dyn = size && jstreq(size, end, "dynamic");
+		if (!jnum(jget(seg, end, "offset"), end, &off) || !size ||
+		    (!dyn && !jnum(size, end, &len))) {
 			bm_warn(v->ctx, v->dev, BM_NO_OFFSET, "LUKS2 segment %.*s "
 				"has no valid offset/size; not mapped", (int)kl, key);
+			rc = -1;
 			continue;
 		}
-		if (jstreq(size, end, "dynamic"))
-			len = off < v->size ? v->size - off : 0;
-		else if (!jnum(size, end, &len))
-			len = 0;
 		if (off >= v->size) {
 			bm_warn(v->ctx, v->dev, BM_NO_OFFSET, "LUKS2 segment %.*s "
 				"starts past the end of the volume", (int)kl, key);
+			rc = -1;
 			continue;
 		}
+		if (dyn)
+			len = v->size - off;
 		if (jstreq(jget(seg, end, "type"), end, "crypt")) {
 			payload_note(v, off, len);
 			emit_clip(v, off, len, "encrypted payload", 0);
@@ -437,9 +460,12 @@ static void luks2_walk(struct bm_volume *v, struct luks_state *s)
 			emit_clip(v, off, len, "luks unencrypted segment", 0);
 		}
 	}
-	if (!segs)
+	if (!segs) {
 		bm_warn(v->ctx, v->dev, BM_NO_OFFSET, "LUKS2 metadata has no "
 			"segments; payload not mapped");
+		rc = -1;
+	}
+	return rc;
 }
 
 static int luks_walk(struct bm_volume *v, void *state)
@@ -447,13 +473,10 @@ static int luks_walk(struct bm_volume *v, void *state)
 	struct luks_state *s = state;
 
 	bm_debug(v->ctx, "%s: LUKS%d", v->dev, s->version);
-	if (s->version == 1)
-		luks1_walk(v, s);
-	else
-		luks2_walk(v, s);
+	int rc = s->version == 1 ? luks1_walk(v, s) : luks2_walk(v, s);
 	free(s->json);
 	free(s);
-	return 0;
+	return rc;
 }
 
 const struct bm_prober bm_luks_prober = {
