@@ -42,6 +42,14 @@ if command -v mkswap >/dev/null; then
 	head -c 4M "$T/swap.img" >"$T/swapcut.img"
 	map "$T/swapcut.img" "$T/swapcut.map" 1
 	expect swapcut "$T/swapcut.map" "1 1000 400000 m /dev/sda <swap area>"
+	# Holding a hibernation image: the kernel writes "S1SUSPEND" and
+	# its NUL over the magic (kernel/power/swap.c); still a swap area,
+	# said with -v.
+	cp "$T/swap.img" "$T/hib.img"
+	printf 'S1SUSPEND\0' | dd of="$T/hib.img" bs=1 seek=4086 conv=notrunc 2>/dev/null
+	map "$T/hib.img" "$T/hib.map" 0
+	expect hibernation "$T/hib.map" "1 1000 a00000 m /dev/sda <swap area>"
+	grep -q "holds a hibernation image" "$T/hib.map.err" || fail "swap: hibernation image not noted"
 else
 	echo "swap: SKIP (no mkswap)"
 fi

@@ -51,9 +51,12 @@ static int swap_probe(struct bm_volume *v, void **state)
 		} else if (memcmp(magic, "SWAP-SPACE", 10) == 0) {
 			version = 0;
 		} else {
+			/* at the start of the 10-byte field: the kernel
+			 * copies "S1SUSPEND" with its NUL (kernel/power/
+			 * swap.c), libblkid looks at page - 10 too */
 			for (size_t k = 0; k < 5; k++) {
 				size_t l = strlen(suspend_magic[k]);
-				if (memcmp(magic + 10 - l, suspend_magic[k], l) == 0)
+				if (memcmp(magic, suspend_magic[k], l) == 0)
 					susp = true;
 			}
 			if (!susp)
