@@ -146,11 +146,45 @@ static char *output_path(const struct batch *b, const char *image)
 	return bm_asprintf("%s%s", image, format_suffix(b->format));
 }
 
-/* The stamp records the image's size and mtime when it was mapped. */
+/* The stamp records which file the image was (device and inode: two
+ * images of one size and mtime are not taken for each other) and its
+ * size and mtime when it was mapped. */
 static char *stamp_of(const struct stat *st)
 {
-	return bm_asprintf("%lld %lld.%09ld\n", (long long)st->st_size,
-			   (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	return bm_asprintf("%lld %lld.%09ld %llu:%llu\n",
+			   (long long)st->st_size,
+			   (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+			   (unsigned long long)st->st_dev,
+			   (unsigned long long)st->st_ino);
+}
+
+struct outname {
+	char *out;
+	size_t i;
+};
+
+static int cmp_out(const void *a, const void *b)
+{
+	const struct outname *x = a, *y = b;
+	return strcmp(x->out, y->out);
+}
+
+/* With -o, images of one file name in different directories would write
+ * one output file: mark them in CLASH (each is reported, none mapped). */
+static void find_clashes(const struct batch *b, bool *clash)
+{
+	if (!b->outdir || b->n < 2)
+		return;
+	struct outname *v = bm_calloc(b->n, sizeof *v);
+	for (size_t i = 0; i < b->n; i++)
+		v[i] = (struct outname){ output_path(b, b->images[i]), i };
+	bm_qsort(v, b->n, sizeof *v, cmp_out);
+	for (size_t i = 1; i < b->n; i++)
+		if (strcmp(v[i].out, v[i - 1].out) == 0)
+			clash[v[i].i] = clash[v[i - 1].i] = true;
+	for (size_t i = 0; i < b->n; i++)
+		free(v[i].out);
+	free(v);
 }
 
 static bool up_to_date(const char *image, const char *out)
@@ -259,9 +293,19 @@ int bm_batch_main(int argc, char **argv)
 		switch (c) {
 		case 'B':
 			break;
-		case 'j':
-			b.jobs = (unsigned)strtoul(optarg, NULL, 10);
+		case 'j': {
+			const char *p = optarg;
+			uint64_t v;
+			if (!bm_parse_u64(&p, 10, &v) || *p || v == 0 ||
+			    v > 4096) {
+				fprintf(stderr, "bmapgen: --jobs wants a number "
+						"from 1 to 4096, not '%s'\n",
+					optarg);
+				return BM_FAILED;
+			}
+			b.jobs = (unsigned)v;
 			break;
+		}
 		case 'o':
 			b.outdir = optarg;
 			break;
@@ -317,6 +361,9 @@ int bm_batch_main(int argc, char **argv)
 	}
 	b.n = kept;
 
+	bool *clash = bm_calloc(b.n ? b.n : 1, sizeof *clash);
+	find_clashes(&b, clash);
+
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct job *jobs = bm_calloc(b.jobs, sizeof *jobs);
@@ -329,6 +376,16 @@ int bm_batch_main(int argc, char **argv)
 		while (running < b.jobs && next < b.n) {
 			size_t i = next++;
 			char *out = output_path(&b, b.images[i]);
+			if (clash[i]) {
+				fprintf(stderr, "bmapgen: %s: another image of "
+					"that name would also write %s: not "
+					"mapped (map them without -o, next to "
+					"each image)\n", b.images[i], out);
+				failed++;
+				done++;
+				free(out);
+				continue;
+			}
 			if (!b.force && up_to_date(b.images[i], out)) {
 				skipped++;
 				done++;
@@ -416,5 +473,6 @@ int bm_batch_main(int argc, char **argv)
 		free(b.images[i]);
 	free(b.images);
 	free(jobs);
+	free(clash);
 	return failed ? BM_FAILED : warned ? BM_WARN : BM_OK;
 }

@@ -289,16 +289,10 @@ static const char *sev_name(enum bm_severity s)
 
 static void json_str(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(out, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(out, "\\u%04x", *p); /* escaped text is ASCII */
-		else
-			fputc(*p, out);
-	}
-	fputc('"', out);
+	struct bm_str b = { 0 };
+	bm_json_string(&b, s);
+	fputs(b.s, out);
+	bm_str_free(&b);
 }
 
 void bm_check_ctx(struct bm_ctx *ctx, const struct bm_check_opts *o)
@@ -340,14 +334,31 @@ int bm_check_main(int argc, char **argv)
 			o.require[o.nrequire++] = optarg;
 			break;
 		case 'b': {
-			char *end;
-			o.boot_below = strtoull(optarg, &end, 0);
-			if (*end == 'K' || *end == 'k')
-				o.boot_below <<= 10;
-			else if (*end == 'M')
-				o.boot_below <<= 20;
-			else if (*end == 'G')
-				o.boot_below <<= 30;
+			/* decimal or 0x hex, then K, M or G (binary) */
+			const char *p = optarg;
+			unsigned base = 10, shift = 0;
+			uint64_t v;
+			if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+				p += 2;
+				base = 16;
+			}
+			bool ok = bm_parse_u64(&p, base, &v);
+			if (ok && *p) {
+				shift = *p == 'K' || *p == 'k' ? 10
+					: *p == 'M'	       ? 20
+					: *p == 'G'	       ? 30
+							       : 64;
+				ok = shift < 64 && p[1] == '\0' &&
+				     v <= UINT64_MAX >> shift;
+			}
+			if (!ok) {
+				fprintf(stderr, "bmapgen check: --boot-below "
+					"wants a byte offset (1048576, 0x100000, "
+					"1M), not '%s'\n", optarg);
+				free(o.require);
+				return BM_FAILED;
+			}
+			o.boot_below = v << shift;
 			break;
 		}
 		case 'p':

@@ -55,6 +55,10 @@ void bm_store_free(struct bm_ctx *ctx);
 /* JSON Lines streaming (output/json.c): the header, one object record
  * per range, and at the end the disk and volume records. */
 void bm_json_stream_begin(struct bm_ctx *ctx);
+/* Append S as a JSON string literal (valid UTF-8 kept, controls and
+ * quotes escaped).  True if S held bytes that are not valid UTF-8
+ * (written as U+FFFD). */
+bool bm_json_string(struct bm_str *b, const char *s);
 void bm_json_stream_range(struct bm_ctx *ctx, const struct bm_range *r);
 void bm_json_stream_end(struct bm_ctx *ctx);
 

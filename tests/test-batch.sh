@@ -35,5 +35,22 @@ for s in 1 2 3; do
 	total=$((total + n))
 done
 [ $total = 3 ] && ok "shards partition the images" || bad "shards hold $total maps, not 3"
+# Another file put in an image's place with the same size and mtime
+# (cp -p of a copy): mapped again, not taken as up to date
+cp "$T/imgs/blank.img" "$T/blank2.img"
+mkfs.vfat "$T/blank2.img" > /dev/null 2>&1
+touch -r "$T/imgs/blank.img" "$T/blank2.img"
+mv "$T/blank2.img" "$T/imgs/blank.img"
+"$BMAPGEN" --batch -o "$T/out" "$T/imgs" 2> "$T/err5"
+grep -q "(2 mapped, 2 up to date)" "$T/err5" && grep -q " m /dev/sda <fat" "$T/out/blank.img.bmap" &&
+	ok "an image replaced by a file of its size and mtime remapped" || { bad "replaced image"; cat "$T/err5"; }
+# With -o, two images of one name in different directories would share
+# an output file: both reported, neither mapped
+mkdir -p "$T/x" "$T/y"
+cp "$T/imgs/ext2.img" "$T/x/disk.img"
+cp "$T/imgs/blank.img" "$T/y/disk.img"
+"$BMAPGEN" --batch -o "$T/out2" "$T/x/disk.img" "$T/y/disk.img" 2> "$T/err6"; st=$?
+[ $st = 2 ] && [ "$(grep -c "would also write" "$T/err6")" = 2 ] && [ ! -e "$T/out2/disk.img.bmap" ] &&
+	ok "one output name for two images refused" || { bad "output name clash: exit $st"; cat "$T/err6"; }
 echo "summary: $([ $fail = 0 ] && echo pass || echo FAIL)"
 exit $fail

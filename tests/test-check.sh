@@ -208,5 +208,15 @@ expect "boot files above a limit" --boot-below 1M demo.img -- boot-above-limit
 [ $st = 2 ] && echo "ok - errors exit 2" || { echo "FAIL - errors exit $st"; fail=1; }
 "$BMAPGEN" check --json ov.img | jq -e '.[] | select(.id == "partition-overlap") | .severity == "error"' >/dev/null &&
 	echo "ok - JSON findings" || { echo "FAIL - JSON"; fail=1; }
+# a bad option value is an error, not a check quietly turned off
+st=0; "$BMAPGEN" check --boot-below abc demo.img > /dev/null 2> bad.err || st=$?
+[ $st = 2 ] && grep -q "boot-below wants a byte offset" bad.err &&
+	echo "ok - --boot-below abc refused" || { echo "FAIL - --boot-below abc: exit $st"; fail=1; }
+# non-ASCII text stays UTF-8 in JSON (it was written byte by byte as
+# \u00XX: "café" read back as "cafÃ©")
+cafe="/caf$(printf '\xc3\xa9')"
+"$BMAPGEN" check --json --require "$cafe" ov.img 2> /dev/null |
+	jq -r '.[].message' | grep -qxF "$cafe is on no filesystem" &&
+	echo "ok - JSON findings keep UTF-8" || { echo "FAIL - JSON findings garble UTF-8"; fail=1; }
 echo "summary: $([ $fail = 0 ] && echo pass || echo FAIL)"
 exit $fail

@@ -100,6 +100,11 @@ int main(int argc, char **argv)
 	CHECK(bm_map_sniff("1 0 200 v /dev/sda\n", 19), "sniff map");
 	CHECK(!bm_map_sniff("\xeb\x63\x90\x00", 4), "sniff MBR");
 	CHECK(!bm_map_sniff("1 0 200 v /dev/sda", 18), "sniff no newline");
+	/* comments and blank lines first (bm_map_parse skips them too) */
+	static const char cm[] = "# map of disk.img\n\n1 0 200 v /dev/sda\n";
+	CHECK(bm_map_sniff(cm, sizeof cm - 1), "sniff after a comment");
+	static const char cb[] = "# only a comment\n\n";
+	CHECK(!bm_map_sniff(cb, sizeof cb - 1), "sniff comments only");
 
 	/* An over-long line, and NUL bytes. */
 	size_t big = 200000;

@@ -32,9 +32,7 @@
 
 #include "../internal.h"
 
-/* Append S as a JSON string literal.  Returns true if S held bytes that
- * are not valid UTF-8 (replaced by U+FFFD). */
-static bool json_string(struct bm_str *b, const char *s)
+bool bm_json_string(struct bm_str *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	bool bad = false;
@@ -74,7 +72,7 @@ static void json_member(struct bm_str *b, const char *key, const char *s)
 		bm_str_puts(b, "null");
 		return;
 	}
-	if (json_string(b, s)) {
+	if (bm_json_string(b, s)) {
 		bm_str_printf(b, ",\"%s_hex\":\"", key);
 		for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 			bm_str_printf(b, "%02x", *p);

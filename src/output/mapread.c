@@ -155,18 +155,28 @@ static bool parse_line(const char *line, uint64_t *disk, uint64_t *start,
 
 bool bm_map_sniff(const char *buf, size_t len)
 {
-	size_t n = 0;
-	while (n < len && n < 4096 && buf[n] != '\n' && buf[n] != '\0')
-		n++;
-	if (n == len || n == 4096 || buf[n] != '\n')
-		return false; /* no complete first line */
-	char line[4097];
-	memcpy(line, buf, n);
-	line[n] = '\0';
-	uint64_t d, s, e;
-	char t;
-	const char *rest;
-	return parse_line(line, &d, &s, &e, &t, &rest);
+	/* The first line that is not blank or a comment (bm_map_parse
+	 * skips those too), within the first 4 KiB. */
+	size_t at = 0;
+	while (at < len && at < 4096) {
+		size_t n = 0;
+		while (at + n < len && n < 4096 && buf[at + n] != '\n' &&
+		       buf[at + n] != '\0')
+			n++;
+		if (at + n == len || n == 4096 || buf[at + n] != '\n')
+			return false; /* no complete line */
+		if (n > 0 && buf[at] != '#') {
+			char line[4097];
+			memcpy(line, buf + at, n);
+			line[n] = '\0';
+			uint64_t d, s, e;
+			char t;
+			const char *rest;
+			return parse_line(line, &d, &s, &e, &t, &rest);
+		}
+		at += n + 1;
+	}
+	return false;
 }
 
 int bm_map_parse(struct bm_map *m, FILE *f, const char *name)
