@@ -719,8 +719,7 @@ static int assemble_one(struct bm_ctx *ctx, struct md_slot *s, size_t *idx,
 	bm_debug(ctx, "%s: md %s array of %u members, 0x%llx bytes", name,
 		 f->major ? "1.x" : "0.90", nd, (unsigned long long)av->size);
 	bm_obj obj = bm_object(ctx, 'l', name, NULL);
-	bm_emit(av, 0, av->size, obj);
-	bm_raid_emit_parity(av, obj);
+	bm_raid_emit_footprint(av, obj);
 	bm_probe_volume(av);
 	ret = 1;
 out:

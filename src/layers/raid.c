@@ -903,6 +903,30 @@ const struct bm_raid_desc *bm_raid_volume_desc(const struct bm_volume *v)
 	return &((const struct raid_priv *)v->priv)->desc;
 }
 
+int bm_raid_emit_footprint(struct bm_volume *array, bm_obj obj)
+{
+	if (!array || array->ops != &raid_ops)
+		return -1;
+	struct raid_priv *rp = array->priv;
+	const struct raid_geo *g = &rp->g;
+	uint64_t c = g->d.chunk_bytes;
+	if (!c || g->size / c <= BM_RAID_FOOTPRINT_CHUNKS) {
+		int r = bm_emit(array, 0, array->size, obj);
+		return bm_raid_emit_parity(array, obj) < 0 ? -1 : r;
+	}
+	bm_debug(array->ctx, "%s: %llu chunks: footprint mapped per member, "
+		 "without copy and parity roles", array->dev,
+		 (unsigned long long)(g->size / c));
+	int ret = 0;
+	for (unsigned i = 0; i < g->d.nmembers; i++) {
+		struct bm_volume *m = rp->members[i];
+		uint64_t len = g->msize ? g->msize[i] : g->used;
+		if (m && bm_emit(m, 0, len < m->size ? len : m->size, obj) < 0)
+			ret = -1;
+	}
+	return ret;
+}
+
 int bm_raid_emit_parity(struct bm_volume *array, bm_obj obj)
 {
 	if (!array || array->ops != &raid_ops)
