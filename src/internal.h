@@ -35,6 +35,7 @@ struct bm_ctx {
 	struct bm_range *ranges;
 	size_t nranges, capranges;
 	bool sorted;
+	bool store_full; /* the range budget was reached (warned once) */
 
 	/* Streaming (bm_ctx_stream): ranges are written to STREAM as they
 	 * come instead of being stored; PEND holds the last one while the

@@ -231,6 +231,23 @@ static int stream_add(struct bm_ctx *ctx, const struct bm_range *range)
 	return 0;
 }
 
+/* Ranges kept at most: 2^20, and one per 512 bytes of the disks.  A real
+ * filesystem needs fewer (a range is at least a sector); names that map
+ * one inode again and again (hard links, snapshots, shared extent trees
+ * of a crafted image) can multiply its ranges without bound: a 32 MiB
+ * ext4 with 2869 links to a file of 1001 extents made 2.9 million. */
+static size_t store_limit(const struct bm_ctx *ctx)
+{
+	uint64_t bytes = 0;
+	for (unsigned i = 0; i < ctx->ndisks; i++)
+		if (ctx->disks[i] && !bm_add(bytes, ctx->disks[i]->size, &bytes))
+			bytes = UINT64_MAX;
+	uint64_t n = (1u << 20) + bytes / 512;
+	return n < SIZE_MAX / 2 / sizeof(struct bm_range)
+		       ? (size_t)n
+		       : SIZE_MAX / 2 / sizeof(struct bm_range);
+}
+
 int bm_store_add(struct bm_ctx *ctx, unsigned disk, uint64_t off,
 		 uint64_t len, bm_obj obj, unsigned flags)
 {
@@ -255,6 +272,17 @@ int bm_store_add(struct bm_ctx *ctx, unsigned disk, uint64_t off,
 			last->end = end;
 			return 0;
 		}
+	}
+	if (ctx->nranges == ctx->capranges && ctx->nranges >= store_limit(ctx)) {
+		/* dropped (not an error for the caller: one warning) */
+		if (!ctx->store_full)
+			bm_warn(ctx, NULL, BM_NO_OFFSET,
+				"more than %zu ranges for %u disk(s): the rest "
+				"is not mapped (names mapping the same blocks "
+				"again and again: hard links, snapshots?)",
+				ctx->nranges, ctx->ndisks);
+		ctx->store_full = true;
+		return 0;
 	}
 	if (ctx->nranges == ctx->capranges) {
 		ctx->capranges = ctx->capranges ? ctx->capranges * 2 : 4096;
