@@ -95,6 +95,13 @@ expect bitlocker "$T/bde.map" \
 	"1 2310000 4000000 m /dev/sda <encrypted payload>"
 "$BMAPGEN" "$T/bde.img" 2>"$T/bde.quiet" >/dev/null
 [ -s "$T/bde.quiet" ] && fail "bitlocker: stderr not empty without -v"
+# Encrypted "used disk space only" (encrypt on write): another identifier
+# GUID in the boot sector, the same layout (it was taken for Vista's)
+cp "$T/bde.img" "$T/bdeeow.img"
+printf '\x3b\x4d\xa8\x92\x80\xdd\x0e\x4d\x9e\x4e\xb1\xe3\x28\x4e\xae\xd8' |
+	dd of="$T/bdeeow.img" bs=1 seek=160 conv=notrunc 2>/dev/null
+map "$T/bdeeow.img" "$T/bdeeow.map" 0
+cmp -s "$T/bde.map" "$T/bdeeow.map" || fail "bitlocker used-space-only: mapped differently"
 
 # BitLocker, Windows Vista layout: NTFS-like boot sector ("\xeb\x52\x90",
 # 4 KiB clusters) whose MFT-mirror field holds the cluster of FVE metadata

@@ -37,6 +37,17 @@
 static const uint8_t bde_guid[16] = {0x3b, 0xd6, 0x67, 0x49, 0x29, 0x2e,
 				     0xd8, 0x4a, 0x83, 0x99, 0xf6, 0xa3,
 				     0x39, 0xe3, 0xd0, 0x01};
+/* ... and of a volume encrypted "used disk space only" (encrypt on write,
+ * 92a84d3b-dd80-4d0e-9e4e-b1e3284eaed8, libbde's format notes): the same
+ * metadata layout. */
+static const uint8_t bde_eow_guid[16] = {0x3b, 0x4d, 0xa8, 0x92, 0x80, 0xdd,
+					 0x0e, 0x4d, 0x9e, 0x4e, 0xb1, 0xe3,
+					 0x28, 0x4e, 0xae, 0xd8};
+
+static bool bde_id(const uint8_t *g)
+{
+	return memcmp(g, bde_guid, 16) == 0 || memcmp(g, bde_eow_guid, 16) == 0;
+}
 
 struct bde_piece {
 	uint64_t off, len;
@@ -113,10 +124,10 @@ static int bde_probe(struct bm_volume *v, void **state)
 	if (v->size < 65536 || bm_read(v, sec, sizeof sec, 0) < 0)
 		return 0;
 	if (memcmp(sec + 3, "-FVE-FS-", 8) == 0 &&
-	    memcmp(sec + 0xA0, bde_guid, 16) == 0)
+	    bde_id(sec + 0xA0))
 		goff = 0xA0;
 	else if (memcmp(sec + 3, "MSWIN4.1", 8) == 0 &&
-		 memcmp(sec + 0x1A8, bde_guid, 16) == 0)
+		 bde_id(sec + 0x1A8))
 		goff = 0x1A8;
 	else if (memcmp(sec + 3, "-FVE-FS-", 8) == 0)
 		return vista_probe(v, sec, state);
