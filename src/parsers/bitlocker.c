@@ -5,7 +5,8 @@
  * (github.com/libyal/libbde, documentation/).  The boot sector carries
  * the OEM name "-FVE-FS-" (or "MSWIN4.1" for To Go) and, at 0xA0
  * (0x1A8 for To Go), the BitLocker GUID 4967d63b-2e29-4ad8-8399-
- * f6a339e3d001 followed by three 64-bit byte offsets of the FVE metadata
+ * f6a339e3d001 (92a84d3b-dd80-4d0e-9e4e-b1e3284eaed8 when only used space
+ * is encrypted) followed by three 64-bit byte offsets of the FVE metadata
  * blocks.  Each block starts with "-FVE-FS-", u16 size, u16 version
  * (2 for Windows 7+), and for version 2: u64 encrypted volume size at
  * 16, u32 number of volume header sectors at 28, the three block
