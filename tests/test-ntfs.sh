@@ -351,4 +351,21 @@ else
 	bad "D truncated: exit $st"; cat e.err
 fi
 
+# --- E: a file named "a:b" beside a file a with a stream b (ntfs-3g allows
+# ':' in POSIX-namespace names): both are "/a:b", so the name is reported
+truncate -s 16M c.img
+mkfs_ntfs c.img
+ntfs-3g c.img mnt
+head -c 9000 /dev/urandom > mnt/a
+head -c 9000 /dev/urandom > 'mnt/a:b'
+setfattr -n user.b -v "0x$(head -c 5000 /dev/urandom | od -An -tx1 -v | tr -d ' \n')" mnt/a
+umount mnt
+st=0
+"$BMAPGEN" c.img > c.map 2> c.err || st=$?
+if [ $st = 1 ] && grep -q "entry \"a:b\" has ':' in its name" c.err; then
+	ok "E: a name holding ':' reported"
+else
+	bad "E: a name holding ':': exit $st"; cat c.err
+fi
+
 exit $fail

@@ -250,6 +250,14 @@ static void walk_dir(struct bm_ntfs_walk *w, uint64_t mft_no, const char *path,
 				(unsigned long long)child);
 			continue;
 		}
+		/* Streams are named PATH:STREAM, as Windows names them; a
+		 * POSIX-namespace name holding ':' may be the same text */
+		if (!sys && memchr(l.e[i].name, ':', l.e[i].len))
+			bm_warn(ctx, dev, bm_ntfs_record_off(w, child),
+				"ntfs %s: entry \"%s\" has ':' in its name "
+				"(which Windows reads as a stream name): its "
+				"path may also name a stream of another file",
+				path, l.e[i].name);
 		if (bm_u64set_has(&w->dirs, child)) {
 			bm_warn(ctx, dev, bm_ntfs_record_off(w, child),
 				"ntfs %s: entry %s links to a directory "
