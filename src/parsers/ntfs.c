@@ -148,7 +148,30 @@ struct dirlist {
 	size_t n, cap;
 	uint64_t limit;
 	bool overflow;
+	struct bm_u64set names; /* hashes of the names, built on demand */
+	bool have_names;
 };
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* Does the directory L list the name S (N bytes)?  (A hash collision
+ * only makes a needless warning.) */
+static bool name_seen(struct dirlist *l, const char *s, size_t n)
+{
+	if (!l->have_names) {
+		for (size_t i = 0; i < l->n; i++)
+			bm_u64set_add(&l->names,
+				      name_hash(l->e[i].name, l->e[i].len));
+		l->have_names = true;
+	}
+	return bm_u64set_has(&l->names, name_hash(s, n));
+}
 
 /* ntfs_readdir callback: collect the entries (we open other inodes only
  * once the directory is closed again). */
@@ -251,13 +274,18 @@ static void walk_dir(struct bm_ntfs_walk *w, uint64_t mft_no, const char *path,
 			continue;
 		}
 		/* Streams are named PATH:STREAM, as Windows names them; a
-		 * POSIX-namespace name holding ':' may be the same text */
-		if (!sys && memchr(l.e[i].name, ':', l.e[i].len))
+		 * POSIX-namespace name "A:B" beside an entry "A" may be the
+		 * same text as A's stream B */
+		const char *colon = sys ? NULL
+				      : memchr(l.e[i].name, ':', l.e[i].len);
+		if (colon && name_seen(&l, l.e[i].name,
+				       (size_t)(colon - l.e[i].name)))
 			bm_warn(ctx, dev, bm_ntfs_record_off(w, child),
 				"ntfs %s: entry \"%s\" has ':' in its name "
-				"(which Windows reads as a stream name): its "
-				"path may also name a stream of another file",
-				path, l.e[i].name);
+				"and the directory has an entry \"%.*s\": the "
+				"path may also be that entry's stream",
+				path, l.e[i].name,
+				(int)(colon - l.e[i].name), l.e[i].name);
 		if (bm_u64set_has(&w->dirs, child)) {
 			bm_warn(ctx, dev, bm_ntfs_record_off(w, child),
 				"ntfs %s: entry %s links to a directory "
@@ -278,6 +306,7 @@ static void walk_dir(struct bm_ntfs_walk *w, uint64_t mft_no, const char *path,
 	for (size_t i = 0; i < l.n; i++)
 		free(l.e[i].name);
 	free(l.e);
+	bm_u64set_free(&l.names);
 }
 
 /* The system files: records 0-11 (the root, 5, is walked as "/") and
