@@ -121,9 +121,8 @@ static uint64_t usable_length(const struct bm_btrfs_fs *fs,
 		return c->length;
 	if (striped)
 		room -= room % c->stripe_len;
-	/* room * data <= per_dev * data, about the chunk's length: no
-	 * overflow past it */
-	return room * data < c->length ? room * data : c->length;
+	uint64_t fit;
+	return bm_mul(room, data, &fit) && fit < c->length ? fit : c->length;
 }
 
 int bm_btrfs_add_chunk(struct bm_btrfs_fs *fs, uint64_t logical,
