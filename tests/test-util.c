@@ -100,6 +100,12 @@ int main(void)
 	free(e);
 	CHECK(strcmp(e = esc("x\x1b[31m"), "x\\x1b[31m") == 0, "esc: %s", e);
 	free(e);
+	/* a right-to-left override and a line separator: escaped, so a
+	 * name cannot show the text after it reversed or split the line */
+	CHECK(strcmp(e = esc("a\xe2\x80\xae" "b\xe2\x80\xa8" "c"),
+		     "a\\xe2\\x80\\xaeb\\xe2\\x80\\xa8c") == 0,
+	      "bidi: %s", e);
+	free(e);
 	CHECK(strcmp(e = esc("caf\xc3\xa9"), "caf\xc3\xa9") == 0, "utf8: %s",
 	      e);
 	free(e);
