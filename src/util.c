@@ -318,11 +318,7 @@ size_t bm_utf8_seq(const char *s, uint32_t *cp)
 }
 
 /* bm_escape_path, and with SPACE also ' ' -> "\x20". */
-/* Characters that change how the rest of a line is shown, though they
- * are no control codes: line and paragraph separators (some tools break
- * lines there) and the bidirectional embeddings, overrides and isolates
- * (a name can make the path beside it display reversed). */
-static bool display_control(uint32_t cp)
+bool bm_display_control(uint32_t cp)
 {
 	return cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
 	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f ||
@@ -360,7 +356,7 @@ static void escape(struct bm_str *b, const char *s, bool space)
 			bm_str_putn(b, (const char *)p, (size_t)(q - p));
 			p = q;
 		} else if ((n = utf8_seq(p, &cp)) != 0 &&
-			   !(cp >= 0x80 && cp <= 0x9f) && !display_control(cp)) {
+			   !(cp >= 0x80 && cp <= 0x9f) && !bm_display_control(cp)) {
 			bm_str_putn(b, (const char *)p, n);
 			p += n;
 		} else {

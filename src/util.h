@@ -148,6 +148,13 @@ void bm_escape_field(struct bm_str *b, const char *s);
  * points above U+10FFFF and truncated sequences are not valid). */
 size_t bm_utf8_seq(const char *s, uint32_t *cp);
 
+/* Characters that change how the rest of a line is shown, though they
+ * are no control codes: line and paragraph separators (some tools break
+ * lines there) and the bidirectional marks, embeddings, overrides and
+ * isolates (a name can make the path beside it display reversed).
+ * Escaped in every output. */
+bool bm_display_control(uint32_t cp);
+
 /* Convert UTF-16LE (N code units) to UTF-8 appended to B; unpaired
  * surrogates become U+FFFD.  For NTFS/FAT/exFAT names. */
 void bm_utf16le_to_utf8(struct bm_str *b, const uint8_t *u16, size_t n);

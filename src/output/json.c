@@ -54,9 +54,7 @@ bool bm_json_string(struct bm_str *b, const char *s)
 		} else if (cp == '\t') {
 			bm_str_puts(b, "\\t");
 		} else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
-			   cp == 0x2028 || cp == 0x2029 ||
-			   (cp >= 0x202a && cp <= 0x202e) ||
-			   (cp >= 0x2066 && cp <= 0x2069)) {
+			   bm_display_control(cp)) {
 			bm_str_printf(b, "\\u%04x", (unsigned)cp);
 		} else {
 			bm_str_putn(b, (const char *)p, n);
