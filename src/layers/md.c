@@ -167,8 +167,11 @@ static int parse_090(struct bm_volume *v, struct md_sb *sb)
 	sb->ctime = w090(b, be, 6);
 	sb->reshape = minor == 91;
 	sb->desc_nr = w090(b, be, 992);
-	if (sb->desc_nr >= MD_090_DISKS)
+	if (sb->desc_nr >= MD_090_DISKS) {
+		bm_warn(v->ctx, v->dev, off, "md 0.90 superblock: this_disk "
+			"number %u out of range: not used", sb->desc_nr);
 		return 0;
+	}
 	sb->nroles = MD_090_DISKS;
 	for (unsigned i = 0; i < MD_090_DISKS; i++) {
 		uint32_t rd = w090(b, be, 128 + 32 * i + 3);
@@ -184,8 +187,14 @@ static int parse_090(struct bm_volume *v, struct md_sb *sb)
 		sb->has_bitmap = true;
 		sb->bitmap_off = off + MD_SB_BYTES;
 	}
-	if (sb->level >= 1 && sb->used > sb->data_size)
+	if (sb->level >= 1 && sb->used > sb->data_size) {
+		bm_warn(v->ctx, v->dev, off, "md 0.90 superblock: each member "
+			"holds 0x%llx bytes of the array, more than the 0x%llx "
+			"before the superblock: not used",
+			(unsigned long long)sb->used,
+			(unsigned long long)sb->data_size);
 		return 0;
+	}
 	return 1;
 }
 
@@ -212,7 +221,9 @@ static int parse_1(struct bm_volume *v, int minor, uint64_t sb_off,
 		return 0;
 	uint32_t max_dev = bm_le32(b + 220);
 	uint32_t features = bm_le32(b + 8);
-	if (max_dev > MD_SB1_MAX_DEV || bm_le64(b + 144) * 512 != sb_off ||
+	uint64_t so;
+	if (max_dev > MD_SB1_MAX_DEV ||
+	    !bm_mul(bm_le64(b + 144), 512, &so) || so != sb_off ||
 	    (features & ~MD_F_ALL) || bm_le32(b + 12) != 0)
 		return 0;
 	/* Checksum: 32-bit little-endian words up to dev_roles[max_dev],
@@ -434,8 +445,9 @@ static void emit_bitmap(struct bm_volume *v, const struct md_sb *sb)
 			"md bitmap header has impossible values: not mapped");
 		return;
 	}
-	uint64_t bits = (sync * 512 + chunk - 1) / chunk; /* no overflow:
-							   * chunk >= 512 */
+	/* sync * 512 fits (checked above); the rounding up is done without
+	 * adding to it: a chunk of 2^31 would wrap */
+	uint64_t bits = sync * 512 / chunk + (sync * 512 % chunk != 0);
 	uint64_t bytes = 256 + (bits + 7) / 8, len;
 	if (nodes > 1) /* a clustered array: one page-aligned bitmap each */
 		len = (bytes + 4095) / 4096 * 4096 * nodes;
@@ -578,7 +590,7 @@ static int assemble_one(struct bm_ctx *ctx, struct md_slot *s, size_t *idx,
 		if (sb->level != f->level || sb->layout != f->layout ||
 		    sb->chunk != f->chunk || sb->raid_disks != nd)
 			continue; /* warned about below when building */
-		if (sb->events + 1 < f->events)
+		if (f->events && sb->events < f->events - 1)
 			continue;
 		unsigned r = sb->desc_nr < f->nroles ? f->roles[sb->desc_nr]
 						     : MD_ROLE_SPARE;
@@ -618,7 +630,7 @@ static int assemble_one(struct bm_ctx *ctx, struct md_slot *s, size_t *idx,
 				"md member of %s disagrees with %s about the "
 				"array geometry: not used",
 				uuid, fresh->vol->dev);
-		else if (sb->events + 1 < f->events)
+		else if (f->events && sb->events < f->events - 1)
 			bm_finding(ctx, "md-stale-member", BM_SEV_WARNING, dev,
 				sb->sb_off,
 				"md member of %s is stale (events %llu, "
