@@ -191,6 +191,10 @@ enum bm_status {
 #define BM_NO_OFFSET UINT64_MAX
 void bm_warn(struct bm_ctx *ctx, const char *dev, uint64_t off,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The map holds as many ranges as it may (mapstore.c: 2^20 plus one per
+ * 512 bytes of the disks, at most 2^25; warned once): walkers stop
+ * mapping files, whose ranges would be dropped anyway. */
+bool bm_ctx_full(const struct bm_ctx *ctx);
 /* A directory PATH of DEV (at OFF, or BM_NO_OFFSET) longer than
  * BM_PATH_MAX bytes is mapped but its entries are not walked: true, and
  * warned, for such a PATH.  Each filesystem walker asks once per

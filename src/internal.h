@@ -36,6 +36,8 @@ struct bm_ctx {
 	size_t nranges, capranges;
 	bool sorted;
 	bool store_full; /* the range budget was reached (warned once) */
+	size_t store_max; /* that budget (0: not computed yet) */
+	unsigned store_max_disks; /* for this many disks */
 
 	/* Streaming (bm_ctx_stream): ranges are written to STREAM as they
 	 * come instead of being stored; PEND holds the last one while the

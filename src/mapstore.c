@@ -231,21 +231,33 @@ static int stream_add(struct bm_ctx *ctx, const struct bm_range *range)
 	return 0;
 }
 
-/* Ranges kept at most: 2^20, and one per 512 bytes of the disks.  A real
- * filesystem needs fewer (a range is at least a sector); names that map
- * one inode again and again (hard links, snapshots, shared extent trees
- * of a crafted image) can multiply its ranges without bound: a 32 MiB
- * ext4 with 2869 links to a file of 1001 extents made 2.9 million. */
-static size_t store_limit(const struct bm_ctx *ctx)
+/* Ranges kept at most: 2^20 plus one per 512 bytes of the disks, and
+ * never more than 2^25 (1 GiB of ranges).  A real filesystem needs fewer
+ * (a range is at least a sector); names that map one inode again and
+ * again (hard links, snapshots, shared extent trees of a crafted image)
+ * can multiply its ranges without bound: a 32 MiB ext4 with 2869 links
+ * to a file of 1001 extents made 2.9 million.  Once the budget is spent
+ * the walkers stop mapping files (bm_ctx_full), so time is bounded too. */
+#define STORE_CEILING (1u << 25)
+static size_t store_limit(struct bm_ctx *ctx)
 {
+	/* (disks are opened, each emitting its v range, before the rest is
+	 * mapped: computed again when another disk came) */
+	if (ctx->store_max && ctx->store_max_disks == ctx->ndisks)
+		return ctx->store_max;
+	ctx->store_max_disks = ctx->ndisks;
 	uint64_t bytes = 0;
 	for (unsigned i = 0; i < ctx->ndisks; i++)
 		if (ctx->disks[i] && !bm_add(bytes, ctx->disks[i]->size, &bytes))
 			bytes = UINT64_MAX;
 	uint64_t n = (1u << 20) + bytes / 512;
-	return n < SIZE_MAX / 2 / sizeof(struct bm_range)
-		       ? (size_t)n
-		       : SIZE_MAX / 2 / sizeof(struct bm_range);
+	ctx->store_max = n < STORE_CEILING ? (size_t)n : STORE_CEILING;
+	return ctx->store_max;
+}
+
+bool bm_ctx_full(const struct bm_ctx *ctx)
+{
+	return ctx->store_full;
 }
 
 int bm_store_add(struct bm_ctx *ctx, unsigned disk, uint64_t off,
@@ -273,7 +285,7 @@ int bm_store_add(struct bm_ctx *ctx, unsigned disk, uint64_t off,
 			return 0;
 		}
 	}
-	if (ctx->nranges == ctx->capranges && ctx->nranges >= store_limit(ctx)) {
+	if (ctx->nranges >= store_limit(ctx)) {
 		/* dropped (not an error for the caller: one warning) */
 		if (!ctx->store_full)
 			bm_warn(ctx, NULL, BM_NO_OFFSET,

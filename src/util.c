@@ -317,7 +317,6 @@ size_t bm_utf8_seq(const char *s, uint32_t *cp)
 	return utf8_seq((const unsigned char *)s, cp);
 }
 
-/* bm_escape_path, and with SPACE also ' ' -> "\x20". */
 bool bm_display_control(uint32_t cp)
 {
 	return cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
@@ -325,6 +324,7 @@ bool bm_display_control(uint32_t cp)
 	       cp == 0x061c;
 }
 
+/* bm_escape_path, and with SPACE also ' ' -> "\x20". */
 static void escape(struct bm_str *b, const char *s, bool space)
 {
 	const unsigned char *p = (const unsigned char *)s;

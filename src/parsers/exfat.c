@@ -289,6 +289,8 @@ static void parse_dir(struct exwalk *w, const uint8_t *buf, size_t len,
 		const uint8_t *e = buf + 32 * i;
 		uint8_t type = e[0];
 
+		if (bm_ctx_full(fs->ctx))
+			break; /* the map holds all it may */
 		if (type == 0x00) /* end of directory */
 			break;
 		if (!(type & 0x80) || type == 0xC0 || type == 0xC1 ||

@@ -295,14 +295,17 @@ static void map_inode(struct ext_walk *w, ext2_ino_t ino,
 #define EA_INODE_FL 0x200000u
 
 static void map_ea_entries(struct ext_walk *w, const uint8_t *p,
-			   const uint8_t *end, bm_obj obj, const char *where)
+			   const uint8_t *end, bm_obj obj, const char *where,
+			   struct bm_u64set *done)
 {
 	ext2_filsys fs = w->fs;
 	/* Each entry is at least 16 bytes and moves P forward: ends. */
 	while (end - p >= 16 && bm_le32(p) != 0) {
 		uint32_t inum = bm_le32(p + 4);
 		size_t len = (16u + p[0] + 3) & ~3u;
-		if (inum) {
+		/* each EA inode once per file (a crafted block may name
+		 * one inode in every entry) */
+		if (inum && bm_u64set_add(done, inum)) {
 			struct ext2_inode ea;
 			if (inum > fs->super->s_inodes_count ||
 			    ext2fs_read_inode(fs, inum, &ea) != 0 ||
@@ -332,6 +335,7 @@ static void map_ea_inodes(struct ext_walk *w, ext2_ino_t ino, blk64_t acl,
 	ext2_filsys fs = w->fs;
 	const struct bm_objinfo *o = bm_object_info(w->v->ctx, obj);
 	const char *where = o->path ? o->path : "?";
+	struct bm_u64set done = { 0 };
 	size_t isz = EXT2_INODE_SIZE(fs->super);
 	if (isz > EXT2_GOOD_OLD_INODE_SIZE + 4) {
 		uint8_t *b = bm_malloc(isz);
@@ -341,7 +345,7 @@ static void map_ea_inodes(struct ext_walk *w, ext2_ino_t ino, blk64_t acl,
 				       bm_le16(b + EXT2_GOOD_OLD_INODE_SIZE);
 			if (start + 4 <= isz && bm_le32(b + start) == XATTR_MAGIC)
 				map_ea_entries(w, b + start + 4, b + isz, obj,
-					       where);
+					       where, &done);
 		}
 		free(b);
 	}
@@ -349,9 +353,11 @@ static void map_ea_inodes(struct ext_walk *w, ext2_ino_t ino, blk64_t acl,
 		uint8_t *b = bm_malloc(fs->blocksize);
 		if (io_channel_read_blk64(fs->io, acl, 1, b) == 0 &&
 		    bm_le32(b) == XATTR_MAGIC)
-			map_ea_entries(w, b + 32, b + fs->blocksize, obj, where);
+			map_ea_entries(w, b + 32, b + fs->blocksize, obj, where,
+				       &done);
 		free(b);
 	}
+	bm_u64set_free(&done);
 }
 
 /* Emit every block inode INO owns as OBJ. */
@@ -500,6 +506,10 @@ static void walk_tree(struct ext_walk *w)
 
 		for (size_t i = 0; i < l.n; i++) {
 			struct child *c = &l.v[i];
+			if (bm_ctx_full(ctx)) { /* the map holds all it may */
+				free(c->name);
+				continue;
+			}
 			if (c->bad) {
 				/* "etc/passwd" in / would print as the real
 				 * /etc/passwd */

@@ -202,6 +202,8 @@ static void parse_dir(struct walk *w, const uint8_t *buf, size_t len,
 		const uint8_t *e = buf + off;
 		uint8_t attr = e[11];
 
+		if (bm_ctx_full(fs->ctx))
+			break; /* the map holds all it may */
 		if (e[0] == 0x00) /* end of directory */
 			break;
 		if (e[0] == 0xE5) { /* deleted */

@@ -244,7 +244,7 @@ static void walk_dir(struct bm_ntfs_walk *w, uint64_t mft_no, const char *path,
 			"entries are not mapped", path, strerror(err));
 	w->names_left -= l.n;
 
-	for (size_t i = 0; i < l.n; i++) {
+	for (size_t i = 0; i < l.n && !bm_ctx_full(ctx); i++) {
 		uint64_t child = MREF(l.e[i].mref);
 		char *cpath;
 

@@ -492,7 +492,8 @@ static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 			free(e.path);
 			continue;
 		}
-		for (size_t i = ir->d0; i < ir->d1; i++) {
+		for (size_t i = ir->d0; i < ir->d1 && !bm_ctx_full(fs->ctx);
+		     i++) {
 			const struct dirent_rec *d = &s->de[i];
 			const char *name = s->names.s + d->name_off;
 			struct inode_rec *c;

@@ -187,7 +187,8 @@ static int on_entry(struct bm_xfs *fs, const char *name, size_t namelen,
 	char *path;
 
 	if ((namelen == 1 && name[0] == '.') ||
-	    (namelen == 2 && name[0] == '.' && name[1] == '.') || w->too_deep)
+	    (namelen == 2 && name[0] == '.' && name[1] == '.') || w->too_deep ||
+	    bm_ctx_full(fs->ctx)) /* the map holds all it may */
 		return 0;
 	path = bm_path_join(w->dirpath, name, namelen);
 	if (memchr(name, '/', namelen) || memchr(name, '\0', namelen))
