@@ -95,7 +95,9 @@ struct bm_volume {
 	uint64_t fs_size;        /* bytes the filesystem on it says it spans */
 	/* The prober that recognised the contents (NULL: nothing did). */
 	const struct bm_prober *prober;
-	bool walk_failed;        /* its walk stopped early (warned) */
+	/* Its walk stopped early or warned: what it did not map is not
+	 * known (bmaptool output copies the volume's non-zero blocks). */
+	bool walk_failed;
 	struct bm_volume *next;  /* ctx->volumes list */
 };
 
@@ -195,6 +197,9 @@ void bm_warn(struct bm_ctx *ctx, const char *dev, uint64_t off,
  * 512 bytes of the disks, at most 2^25; warned once): walkers stop
  * mapping files, whose ranges would be dropped anyway. */
 bool bm_ctx_full(const struct bm_ctx *ctx);
+/* Warnings and errors so far (a walk that raised any did not map all it
+ * should have: bm_volume.walk_failed). */
+size_t bm_ctx_warnings(const struct bm_ctx *ctx);
 /* A directory PATH of DEV (at OFF, or BM_NO_OFFSET) longer than
  * BM_PATH_MAX bytes is mapped but its entries are not walked: true, and
  * warned, for such a PATH.  Each filesystem walker asks once per

@@ -132,6 +132,8 @@ static void vdiag(struct bm_ctx *ctx, const char *id, enum bm_severity sev,
 	} else {
 		bm_str_free(&m);
 	}
+	if (sev != BM_SEV_INFO)
+		ctx->nwarnings++;
 	int level = sev == BM_SEV_INFO ? BM_OK : BM_WARN;
 	if (strcmp(id, "map-error") == 0)
 		level = BM_FAILED;
@@ -175,6 +177,11 @@ void bm_finding(struct bm_ctx *ctx, const char *id, enum bm_severity sev,
 	va_start(ap, fmt);
 	vdiag(ctx, id, sev, dev, off, fmt, ap);
 	va_end(ap);
+}
+
+size_t bm_ctx_warnings(const struct bm_ctx *ctx)
+{
+	return ctx->nwarnings;
 }
 
 size_t bm_finding_count(const struct bm_ctx *ctx)

@@ -24,6 +24,7 @@ struct bm_ctx {
 	bool final_round; /* see bm_assembly_final() */
 	struct bm_finding_info *findings;
 	size_t nfindings, capfindings;
+	size_t nwarnings; /* findings of severity warning or error */
 
 	/* Interned objects: open-addressing hash of indexes into objs. */
 	struct bm_objinfo *objs;

@@ -137,7 +137,8 @@ const struct bm_prober *bm_probe_volume(struct bm_volume *v)
 		bm_debug(v->ctx, "%s: %s", v->dev, p->name);
 		if (!v->type)
 			v->type = bm_strdup(p->name);
-		if (p->walk(v, state) < 0)
+		size_t warned = bm_ctx_warnings(v->ctx);
+		if (p->walk(v, state) < 0 || bm_ctx_warnings(v->ctx) != warned)
 			v->walk_failed = true;
 		return p;
 	}

@@ -260,7 +260,11 @@ static int btrfs_assemble(struct bm_ctx *ctx)
 					(unsigned long long)g[k]->sb.generation,
 					(unsigned long long)
 						newest->sb.generation);
-		build(ctx, g, ng);
+		/* The members' walks did nothing: this is theirs. */
+		size_t warned = bm_ctx_warnings(ctx);
+		if (build(ctx, g, ng) < 0 || bm_ctx_warnings(ctx) != warned)
+			for (size_t k = 0; k < ng; k++)
+				g[k]->vol->walk_failed = true;
 		free(g);
 		made++;
 	}
