@@ -146,15 +146,14 @@ static char *output_path(const struct batch *b, const char *image)
 	return bm_asprintf("%s%s", image, format_suffix(b->format));
 }
 
-/* The stamp records which file the image was (device and inode: two
- * images of one size and mtime are not taken for each other) and its
- * size and mtime when it was mapped. */
+/* The stamp records which file the image was (its inode: another file
+ * of one size and mtime put in its place is not taken for it; not the
+ * device number, which btrfs, NFS and overlayfs change across mounts)
+ * and its size and mtime when it was mapped. */
 static char *stamp_of(const struct stat *st)
 {
-	return bm_asprintf("%lld %lld.%09ld %llu:%llu\n",
-			   (long long)st->st_size,
+	return bm_asprintf("%lld %lld.%09ld %llu\n", (long long)st->st_size,
 			   (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
-			   (unsigned long long)st->st_dev,
 			   (unsigned long long)st->st_ino);
 }
 
@@ -350,24 +349,37 @@ int bm_batch_main(int argc, char **argv)
 		if (expand(&b, argv[i]) < 0)
 			return BM_FAILED;
 	bm_qsort(b.images, b.n, sizeof *b.images, cmp_str);
-	/* Keep this shard's images (the same path always lands in the
-	 * same shard, whatever else the list holds). */
+	/* An image named twice is mapped once. */
 	size_t kept = 0;
 	for (size_t i = 0; i < b.n; i++) {
-		if (fnv1a(b.images[i]) % b.shard_n == b.shard_i - 1)
-			b.images[kept++] = b.images[i];
-		else
+		if (kept && strcmp(b.images[kept - 1], b.images[i]) == 0)
 			free(b.images[i]);
+		else
+			b.images[kept++] = b.images[i];
 	}
 	b.n = kept;
-
+	/* Output names that clash, over the whole list: every shard sees
+	 * the same clashes. */
 	bool *clash = bm_calloc(b.n ? b.n : 1, sizeof *clash);
 	find_clashes(&b, clash);
+	/* Keep this shard's images (the same path always lands in the
+	 * same shard, whatever else the list holds). */
+	kept = 0;
+	for (size_t i = 0; i < b.n; i++) {
+		if (fnv1a(b.images[i]) % b.shard_n == b.shard_i - 1) {
+			clash[kept] = clash[i];
+			b.images[kept++] = b.images[i];
+		} else {
+			free(b.images[i]);
+		}
+	}
+	b.n = kept;
 
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct job *jobs = bm_calloc(b.jobs, sizeof *jobs);
 	size_t next = 0, done = 0, skipped = 0, failed = 0, warned = 0;
+	size_t started = 0;
 	unsigned long long objects = 0;
 	unsigned running = 0;
 	/* Each iteration starts jobs up to the limit, then reaps one; the
@@ -415,6 +427,7 @@ int bm_batch_main(int argc, char **argv)
 				done++;
 				continue;
 			}
+			started++;
 			for (unsigned k = 0; k < b.jobs; k++)
 				if (!jobs[k].pid) {
 					jobs[k] = (struct job){ pid, p[0], i };
@@ -468,7 +481,7 @@ int bm_batch_main(int argc, char **argv)
 	fprintf(stderr,
 		"bmapgen: %zu images (%zu mapped, %zu up to date), %llu "
 		"objects, %zu with warnings, %zu failed, %.2f s\n",
-		b.n, b.n - skipped, skipped, objects, warned, failed, dt);
+		b.n, started, skipped, objects, warned, failed, dt);
 	for (size_t i = 0; i < b.n; i++)
 		free(b.images[i]);
 	free(b.images);

@@ -52,5 +52,16 @@ cp "$T/imgs/blank.img" "$T/y/disk.img"
 "$BMAPGEN" --batch -o "$T/out2" "$T/x/disk.img" "$T/y/disk.img" 2> "$T/err6"; st=$?
 [ $st = 2 ] && [ "$(grep -c "would also write" "$T/err6")" = 2 ] && [ ! -e "$T/out2/disk.img.bmap" ] &&
 	ok "one output name for two images refused" || { bad "output name clash: exit $st"; cat "$T/err6"; }
+# ... in every shard, whichever shard each image falls in
+sh=0
+for s in 1 2; do
+	"$BMAPGEN" --batch --shard $s/2 -o "$T/out3" "$T/x/disk.img" "$T/y/disk.img" 2>> "$T/err7" || sh=$((sh + 1))
+done
+[ $sh -ge 1 ] && [ ! -e "$T/out3/disk.img.bmap" ] && ok "a clash refused across shards" ||
+	{ bad "a clash across shards mapped"; cat "$T/err7"; }
+# one image named twice is mapped once, no clash
+"$BMAPGEN" --batch -o "$T/out4" "$T/x/disk.img" "$T/x/disk.img" 2> "$T/err8"; st=$?
+[ $st = 0 ] && grep -q "1 images (1 mapped" "$T/err8" && ok "an image named twice mapped once" ||
+	{ bad "an image named twice: exit $st"; cat "$T/err8"; }
 echo "summary: $([ $fail = 0 ] && echo pass || echo FAIL)"
 exit $fail
