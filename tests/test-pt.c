@@ -259,8 +259,10 @@ static void test_stale_gpt(bool dos)
 	      (unsigned long long)s, (unsigned long long)e);
 	CHECK(find(ctx, 'm', "/dev/sda", "gpt header", &s, &e) == 0,
 	      "stale GPT (dos %d): its header mapped", dos);
-	CHECK(bm_ctx_status(ctx) == BM_WARN, "stale GPT (dos %d): status %d",
-	      dos, bm_ctx_status(ctx));
+	/* (a leftover under a DOS table in use is only noted; under an
+	 * 0xEE entry that does not start at LBA 1 nothing is mapped) */
+	CHECK(bm_ctx_status(ctx) == (dos ? BM_OK : BM_WARN),
+	      "stale GPT (dos %d): status %d", dos, bm_ctx_status(ctx));
 	bm_ctx_free(ctx);
 	free(img);
 }

@@ -175,6 +175,20 @@ static bool has_protective_entry(struct bm_volume *v)
 	return false;
 }
 
+/* Does sector 0 hold a DOS table with a partition (not 0xEE)? */
+static bool dos_in_use(struct bm_volume *v)
+{
+	uint8_t s[512];
+	if (bm_read(v, s, 512, 0) < 0 || s[510] != 0x55 || s[511] != 0xaa)
+		return false;
+	for (int i = 0; i < 4; i++) {
+		const uint8_t *e = s + 446 + 16 * i;
+		if (e[4] != 0xee && bm_le32(e + 12) != 0)
+			return true;
+	}
+	return false;
+}
+
 static int gpt_probe(struct bm_volume *v, void **state)
 {
 	static const uint64_t sizes[] = { 512, 4096 };
@@ -191,7 +205,11 @@ static int gpt_probe(struct bm_volume *v, void **state)
 		if (!primary_sig && !backup_sig)
 			continue;
 		if (!has_protective_entry(v)) {
-			bm_finding(v->ctx, "pmbr-missing", BM_SEV_WARNING,
+			/* Under a DOS table that is in use this is only a
+			 * leftover (the table maps the disk as Linux does);
+			 * without one the disk's partitions are lost. */
+			bm_finding(v->ctx, "pmbr-missing",
+				   dos_in_use(v) ? BM_SEV_INFO : BM_SEV_WARNING,
 				   v->dev, 0,
 				   "GPT at LBA %llu ignored: no protective MBR "
 				   "(an entry of type 0xEE from LBA 1), so "
