@@ -460,6 +460,7 @@ static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 	size_t nst = 0, capst = 0, unreached = 0;
 	struct inode_rec *root = find_inode(s, root_dirid);
 	bm_obj orphan;
+	bool cut = false; /* a directory was not walked (too deep) */
 
 	if (!root) {
 		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
@@ -487,8 +488,11 @@ static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 		}
 		ir->done = true;
 		emit_inode(fs, s, ir, e.path);
-		if (!S_ISDIR(ir->mode) ||
-		    bm_dir_too_deep(fs->ctx, fs->dev, BM_NO_OFFSET, e.path)) {
+		bool deep = S_ISDIR(ir->mode) &&
+			    bm_dir_too_deep(fs->ctx, fs->dev, BM_NO_OFFSET,
+					    e.path);
+		cut = cut || deep;
+		if (!S_ISDIR(ir->mode) || deep) {
 			free(e.path);
 			continue;
 		}
@@ -554,8 +558,10 @@ static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 	if (unreached)
 		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
 			"btrfs: subvolume %llu: %zu inodes are not reachable "
-			"from its root directory: mapped as <btrfs orphan inode>",
-			(unsigned long long)s->subvol, unreached);
+			"from its root directory%s: mapped as <btrfs orphan "
+			"inode>", (unsigned long long)s->subvol, unreached,
+			cut ? ", or lie below a directory too deep to walk"
+			    : "");
 }
 
 static struct root_rec *find_root(struct roots *rs, uint64_t id)
