@@ -198,15 +198,17 @@ static int walk_block(struct walk *w, uint64_t bytenr, unsigned level)
 	uint8_t *buf;
 	int rc = 0;
 
-	/* A block emitted before had its whole subtree walked then (a walk
-	 * descends into every child of a block it emits). */
-	if (w->once && bm_u64set_has(&fs->emitted, bytenr))
-		return 0;
-	if (!bm_u64set_add(&w->visited, bytenr)) {
+	if (bm_u64set_has(&w->visited, bytenr)) {
 		bm_warn(fs->ctx, fs->dev, bytenr,
 			"btrfs: tree block referenced twice in one tree");
 		return -1;
 	}
+	/* A block emitted before (by another walk) had its whole subtree
+	 * walked then: a walk descends into every child of a block it
+	 * emits. */
+	if (w->once && bm_u64set_has(&fs->emitted, bytenr))
+		return 0;
+	bm_u64set_add(&w->visited, bytenr);
 	if (!w->bufs[level])
 		w->bufs[level] = bm_malloc(ns);
 	buf = w->bufs[level];
