@@ -349,12 +349,15 @@ static bool covered_by_partition(struct bm_volume *v, uint64_t off)
 		const uint8_t *e = s + 446 + 16 * i;
 		uint64_t start = (uint64_t)bm_le32(e + 8) * ss;
 		uint64_t len = (uint64_t)bm_le32(e + 12) * ss;
+		/* as gpt.c and mbr.c read tables: a GPT behind an 0xEE
+		 * entry from LBA 1, any other entry with sectors */
 		if (e[4] == 0xee) {
-			if (gpt_covers(v, 512, off) || gpt_covers(v, 4096, off))
+			if (bm_le32(e + 8) == 1 && (gpt_covers(v, 512, off) ||
+						    gpt_covers(v, 4096, off)))
 				return true;
 			continue;
 		}
-		if (e[4] != 0 && len && start <= off && off - start < len &&
+		if (len && start <= off && off - start < len &&
 		    start + len <= v->size)
 			return true;
 	}
