@@ -503,8 +503,7 @@ static void name_and_emit(struct bm_btrfs_fs *fs, struct scan *s,
 			struct inode_rec *c;
 			char *p;
 
-			if (memchr(name, '/', d->name_len) ||
-			    memchr(name, 0, d->name_len)) {
+			if (!bm_name_usable(name, d->name_len)) {
 				bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
 					"btrfs: subvolume %llu: bad name in "
 					"%s: entry not mapped",
