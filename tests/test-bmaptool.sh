@@ -40,6 +40,31 @@ flash() { # name image target-size -> $1.out, $1.bmap
 	echo "# $name: bmapgen bmap writes $((ours * 4)) KiB, bmaptool create $((theirs * 4)) KiB"
 }
 
+# copy_nonzero WHAT IMG: bmapgen reports a problem (exit 1) and the bmap
+# it writes makes bmaptool copy every non-zero 4 KiB block of IMG
+copy_nonzero() {
+	local what=$1 img=$2 st=0
+	"$BMAPGEN" -f bmaptool -o "$img.bmap" "$img" 2> "$img.err" || st=$?
+	truncate -s "$(stat -c %s "$img")" "$img.out"
+	garbage "$img.out"
+	if [ $st = 1 ] && bmaptool -q copy --bmap "$img.bmap" "$img" "$img.out" 2> /dev/null &&
+		python3 - "$img" "$img.out" <<'PY'
+import sys
+a, b = open(sys.argv[1], 'rb'), open(sys.argv[2], 'rb')
+while True:
+    x, y = a.read(4096), b.read(4096)
+    if not x:
+        sys.exit(0)
+    if x.count(0) != len(x) and x != y:
+        sys.exit(1)
+PY
+	then
+		echo "ok - $what: every non-zero block copied"
+	else
+		echo "FAIL - $what: exit $st, non-zero blocks not copied"; fail=1
+	fi
+}
+
 fscheck() { # name fs-image-of-copy source-tree
 	if e2fsck -fn "$2" > "$2.fsck" 2>&1; then
 		echo "ok - $1: e2fsck -fn clean"
@@ -130,25 +155,7 @@ with open(sys.argv[1], 'r+b') as f:
     f.seek(1024)
     f.write(sb)
 PY
-st=0; "$BMAPGEN" -f bmaptool -o u.bmap u.img 2> u.err || st=$?
-truncate -s "$(stat -c %s u.img)" u.out
-garbage u.out
-if [ $st = 1 ] && bmaptool -q copy --bmap u.bmap u.img u.out 2> u.cerr &&
-	python3 - u.img u.out <<'PY'
-import sys
-a, b = open(sys.argv[1], 'rb'), open(sys.argv[2], 'rb')
-while True:
-    x, y = a.read(4096), b.read(4096)
-    if not x:
-        sys.exit(0)
-    if x.count(0) != len(x) and x != y:
-        sys.exit(1)
-PY
-then
-	echo "ok - an ext4 that cannot be opened: every non-zero block copied"
-else
-	echo "FAIL - an ext4 that cannot be opened: exit $st, non-zero blocks not copied"; fail=1
-fi
+copy_nonzero "an ext4 that cannot be opened" u.img
 
 # --- a btrfs whose fs tree leaf fails its checksum: the walk warns and
 # maps no file, so the filesystem is not taken as understood: its
@@ -171,25 +178,7 @@ PY
 )
 	if [ -n "$phys" ]; then
 		printf 'garbage!' | dd of=bt.img bs=1 seek=$((phys + 200)) conv=notrunc 2> /dev/null
-		st=0; "$BMAPGEN" -f bmaptool -o btbad.bmap bt.img 2> btbad.err || st=$?
-		truncate -s "$(stat -c %s bt.img)" btbad.out
-		garbage btbad.out
-		if [ $st = 1 ] && bmaptool -q copy --bmap btbad.bmap bt.img btbad.out 2> /dev/null &&
-			python3 - bt.img btbad.out <<'PY'
-import sys
-a, b = open(sys.argv[1], 'rb'), open(sys.argv[2], 'rb')
-while True:
-    x, y = a.read(4096), b.read(4096)
-    if not x:
-        sys.exit(0)
-    if x.count(0) != len(x) and x != y:
-        sys.exit(1)
-PY
-		then
-			echo "ok - a btrfs whose walk warned: every non-zero block copied"
-		else
-			echo "FAIL - a btrfs whose walk warned: exit $st, non-zero blocks not copied"; fail=1
-		fi
+		copy_nonzero "a btrfs whose walk warned" bt.img
 	else
 		echo "FAIL - btrfs: no fs tree leaf found (test setup)"; fail=1
 	fi
