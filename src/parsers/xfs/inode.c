@@ -141,7 +141,7 @@ int bm_xfs_map_meta_inode(struct bm_xfs *fs, uint64_t ino, bm_obj obj,
 /* Directory-tree walk                                                 */
 
 struct dirq {
-	uint64_t ino;
+	uint64_t ino, parent;
 	char *path;
 };
 
@@ -149,6 +149,7 @@ struct tree_walk {
 	struct dirq *q;
 	size_t n, cap;
 	const char *dirpath;
+	uint64_t dirino, parent; /* the directory walked, and its parent */
 	bool too_deep; /* the directory's entries are not walked */
 };
 
@@ -186,16 +187,32 @@ static int on_entry(struct bm_xfs *fs, const char *name, size_t namelen,
 	struct bm_xfs_inode ip;
 	char *path;
 
-	if ((namelen == 1 && name[0] == '.') ||
-	    (namelen == 2 && name[0] == '.' && name[1] == '.') || w->too_deep ||
-	    bm_ctx_full(fs->ctx)) /* the map holds all it may */
+	if (w->too_deep || bm_ctx_full(fs->ctx)) /* the map holds all it may */
 		return 0;
-	path = bm_path_join(w->dirpath, name, namelen);
-	if (memchr(name, '/', namelen) || memchr(name, '\0', namelen))
+	/* "." and ".." (stored in block and larger directories) name the
+	 * directory and its parent; one naming another inode is damage,
+	 * and that inode's data is not mapped through it */
+	bool dot = namelen == 1 && name[0] == '.';
+	bool dotdot = namelen == 2 && name[0] == '.' && name[1] == '.';
+	if (dot || dotdot) {
+		if (ino != (dot ? w->dirino : w->parent))
+			bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
+				"xfs: %s: entry \"%s\" names inode %llu, not "
+				"the directory%s: not followed", w->dirpath,
+				dot ? "." : "..", (unsigned long long)ino,
+				dot ? "" : "'s parent");
+		return 0;
+	}
+	/* '/' or NUL in a name: "etc/passwd" in / would print as the real
+	 * /etc/passwd */
+	if (!bm_name_usable(name, namelen)) {
 		bm_warn(fs->ctx, fs->dev, BM_NO_OFFSET,
-			"xfs: directory entry with '/' or NUL in its name "
-			"in %s",
-			w->dirpath);
+			"xfs: %s: entry (inode %llu) with '/' or NUL in its "
+			"name: not mapped", w->dirpath,
+			(unsigned long long)ino);
+		return 0;
+	}
+	path = bm_path_join(w->dirpath, name, namelen);
 	if (bm_xfs_inode_read(fs, ino, &ip) < 0) {
 		free(path);
 		return 0;
@@ -215,6 +232,7 @@ static int on_entry(struct bm_xfs *fs, const char *name, size_t namelen,
 			w->q = bm_reallocarray(w->q, w->cap, sizeof(*w->q));
 		}
 		w->q[w->n].ino = ino;
+		w->q[w->n].parent = w->dirino;
 		w->q[w->n].path = path;
 		w->n++;
 	} else {
@@ -241,6 +259,7 @@ int bm_xfs_walk_tree(struct bm_xfs *fs)
 	w.q = bm_malloc(sizeof(*w.q));
 	w.cap = 1;
 	w.q[0].ino = fs->rootino;
+	w.q[0].parent = fs->rootino; /* the root is its own parent */
 	w.q[0].path = bm_strdup("/");
 	w.n = 1;
 	/* Terminates: each directory is queued once (fs->inodes). */
@@ -249,6 +268,8 @@ int bm_xfs_walk_tree(struct bm_xfs *fs)
 		bm_obj obj;
 
 		w.dirpath = w.q[head].path;
+		w.dirino = w.q[head].ino;
+		w.parent = w.q[head].parent;
 		if (bm_xfs_inode_read(fs, w.q[head].ino, &ip) == 0) {
 			ip.path = w.dirpath;
 			if ((ip.mode & XFS_S_IFMT) != XFS_S_IFDIR) {
