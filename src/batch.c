@@ -48,17 +48,28 @@ static void add_image(struct batch *b, const char *path)
 	b->images[b->n++] = bm_strdup(path);
 }
 
-static bool is_output_name(const char *name)
+/* Does NAME (L bytes) end as one of our outputs? */
+static bool output_suffix(const char *name, size_t l)
 {
-	size_t l = strlen(name);
 	static const char *const sfx[] = { ".bmap", ".bmap.stamp", ".json",
 					   ".jsonl", ".xml" };
 	for (size_t i = 0; i < sizeof sfx / sizeof *sfx; i++) {
 		size_t s = strlen(sfx[i]);
-		if (l >= s && strcmp(name + l - s, sfx[i]) == 0)
+		if (l >= s && memcmp(name + l - s, sfx[i], s) == 0)
 			return true;
 	}
-	return strstr(name, ".tmp") != NULL;
+	return false;
+}
+
+/* An output, or a temporary one ("OUTPUT.tmpXXXXXX", mkstemp's) of a run
+ * in progress: not an image. */
+static bool is_output_name(const char *name)
+{
+	size_t l = strlen(name);
+	if (output_suffix(name, l))
+		return true;
+	return l > 10 && memcmp(name + l - 10, ".tmp", 4) == 0 &&
+	       output_suffix(name, l - 10);
 }
 
 /* A directory contributes its regular files (not recursively, not our

@@ -63,5 +63,14 @@ done
 "$BMAPGEN" --batch -o "$T/out4" "$T/x/disk.img" "$T/x/disk.img" 2> "$T/err8"; st=$?
 [ $st = 0 ] && grep -q "1 images (1 mapped" "$T/err8" && ok "an image named twice mapped once" ||
 	{ bad "an image named twice: exit $st"; cat "$T/err8"; }
+# a directory's images: "data.tmpl.img" is one, a leftover temporary
+# output "disk.img.bmap.tmpAbC123" is not
+mkdir "$T/t2"
+cp "$T/imgs/ext2.img" "$T/t2/data.tmpl.img"
+echo partial > "$T/t2/disk.img.bmap.tmpAbC123"
+"$BMAPGEN" --batch -o "$T/out5" "$T/t2" 2> "$T/err9"
+grep -q "1 images (1 mapped" "$T/err9" && [ -e "$T/out5/data.tmpl.img.bmap" ] &&
+	ok "a directory's images: .tmpl kept, temporary outputs skipped" ||
+	{ bad "directory expansion"; cat "$T/err9"; }
 echo "summary: $([ $fail = 0 ] && echo pass || echo FAIL)"
 exit $fail
