@@ -158,35 +158,25 @@ static void check_pmbr(struct bm_volume *v, uint64_t ss)
 			   other);
 }
 
-/* Does sector 0 hold a protective MBR: the 55 AA signature and an entry
- * of type 0xEE starting at LBA 1?  Without one Linux (efi.c,
- * is_pmbr_valid) and UEFI firmware (EDK2's PartitionInstallGptChildHandles)
- * ignore the GPT: it is typically left behind when a GPT disk was
- * partitioned again with a DOS table. */
-static bool has_protective_entry(struct bm_volume *v)
+/* What sector 0 holds (one read): PROTECTIVE, a protective MBR (the 55
+ * AA signature and an entry of type 0xEE starting at LBA 1); DOS, a DOS
+ * table with a partition of another type.  Without a protective MBR
+ * Linux (efi.c, is_pmbr_valid) and UEFI firmware (EDK2's
+ * PartitionInstallGptChildHandles) ignore the GPT: it is typically left
+ * behind when a GPT disk was partitioned again with a DOS table. */
+static void read_sector0(struct bm_volume *v, bool *protective, bool *dos)
 {
 	uint8_t s[512];
+	*protective = *dos = false;
 	if (bm_read(v, s, 512, 0) < 0 || s[510] != 0x55 || s[511] != 0xaa)
-		return false;
-	for (int i = 0; i < 4; i++)
-		if (s[446 + 16 * i + 4] == 0xee &&
-		    bm_le32(s + 446 + 16 * i + 8) == 1)
-			return true;
-	return false;
-}
-
-/* Does sector 0 hold a DOS table with a partition (not 0xEE)? */
-static bool dos_in_use(struct bm_volume *v)
-{
-	uint8_t s[512];
-	if (bm_read(v, s, 512, 0) < 0 || s[510] != 0x55 || s[511] != 0xaa)
-		return false;
+		return;
 	for (int i = 0; i < 4; i++) {
 		const uint8_t *e = s + 446 + 16 * i;
-		if (e[4] != 0xee && bm_le32(e + 12) != 0)
-			return true;
+		if (e[4] == 0xee)
+			*protective = *protective || bm_le32(e + 8) == 1;
+		else if (bm_le32(e + 12) != 0)
+			*dos = true;
 	}
-	return false;
 }
 
 static int gpt_probe(struct bm_volume *v, void **state)
@@ -204,12 +194,14 @@ static int gpt_probe(struct bm_volume *v, void **state)
 				  memcmp(sig, "EFI PART", 8) == 0;
 		if (!primary_sig && !backup_sig)
 			continue;
-		if (!has_protective_entry(v)) {
+		bool protective, dos;
+		read_sector0(v, &protective, &dos);
+		if (!protective) {
 			/* Under a DOS table that is in use this is only a
 			 * leftover (the table maps the disk as Linux does);
 			 * without one the disk's partitions are lost. */
 			bm_finding(v->ctx, "pmbr-missing",
-				   dos_in_use(v) ? BM_SEV_INFO : BM_SEV_WARNING,
+				   dos ? BM_SEV_INFO : BM_SEV_WARNING,
 				   v->dev, 0,
 				   "GPT at LBA %llu ignored: no protective MBR "
 				   "(an entry of type 0xEE from LBA 1), so "
