@@ -22,6 +22,7 @@ struct sb1 {
 	uint64_t size, data_offset, data_size, events; /* sectors */
 	uint32_t features, bitmap_offset; /* bitmap_offset: signed sectors */
 	uint16_t ppl_offset, ppl_size;    /* ppl_offset: signed sectors */
+	uint64_t super_offset_add; /* added to the right super_offset */
 	const char *name;
 	uint16_t roles[16];
 };
@@ -52,7 +53,7 @@ static void put_sb1(uint8_t *dev, uint64_t devsize, const struct sb1 *s)
 	}
 	bm_put_le64(b + 128, s->data_offset);
 	bm_put_le64(b + 136, s->data_size);
-	bm_put_le64(b + 144, off / 512);
+	bm_put_le64(b + 144, off / 512 + s->super_offset_add);
 	bm_put_le32(b + 160, s->dev_number);
 	bm_put_le64(b + 200, s->events);
 	bm_put_le32(b + 220, s->max_dev);
@@ -432,8 +433,77 @@ static void test_areas(void)
 	free(e);
 }
 
+/* Values chosen to wrap 64-bit arithmetic: events at 2^64-1 on every
+ * member (events + 1 wrapped to 0, and every member, the freshest
+ * included, was dropped as stale); a super_offset that is right only
+ * modulo 2^64 once multiplied by 512; a bitmap of 2^31-byte chunks over
+ * an array of 2^64-512 bytes (rounding up wrapped to a 512-byte
+ * bitmap). */
+static void test_overflow(void)
+{
+	struct bm_ctx *ctx = bm_ctx_new(NULL);
+	uint8_t *d[3];
+	static const uint64_t ev[3] = { UINT64_MAX, UINT64_MAX, UINT64_MAX - 2 };
+	for (unsigned i = 0; i < 3; i++) {
+		d[i] = calloc(1, MiB);
+		struct sb1 s = { .minor = 2, .level = 1, .raid_disks = 3,
+				 .dev_number = i, .max_dev = 3, .size = 1000,
+				 .data_offset = 16, .data_size = 2048 - 16,
+				 .events = ev[i], .name = "wrap",
+				 .roles = { 0, 1, 2 } };
+		put_sb1(d[i], MiB, &s);
+		char name[16];
+		snprintf(name, sizeof name, "/dev/sd%c", 'a' + i);
+		bm_probe_volume(bm_volume_memory(ctx, d[i], MiB, name, i + 1));
+	}
+	bm_map_all(ctx);
+	uint64_t s, e;
+	for (unsigned disk = 1; disk <= 2; disk++)
+		CHECK(find(ctx, 'l', "/dev/md/wrap", NULL, disk, &s, &e) == 1 &&
+			      s == 8192 && e == 8192 + 1000 * 512,
+		      "member %u with events 2^64-1 used", disk);
+	CHECK(find(ctx, 'l', "/dev/md/wrap", NULL, 3, &s, &e) == 0,
+	      "member two events behind 2^64-1 used");
+	bm_ctx_free(ctx);
+
+	ctx = bm_ctx_new(NULL);
+	struct sb1 w = { .minor = 2, .level = 1, .raid_disks = 1,
+			 .max_dev = 1, .size = 1000, .data_offset = 16,
+			 .data_size = 2048 - 16, .events = 1, .name = "so",
+			 .super_offset_add = 1ull << 55 };
+	put_sb1(d[0], MiB, &w);
+	struct bm_volume *v = bm_volume_memory(ctx, d[0], MiB, "/dev/sda", 1);
+	bm_probe_volume(v);
+	CHECK(!v->type || strcmp(v->type, "linux_raid_member") != 0,
+	      "super_offset 2^55+8 taken for 8 (x512 wrapped)");
+	bm_ctx_free(ctx);
+
+	ctx = bm_ctx_new(NULL);
+	struct sb1 b = { .minor = 0, .level = 1, .raid_disks = 1,
+			 .max_dev = 1, .size = 1024, .data_size = 1100,
+			 .events = 1, .name = "bm", .features = 1,
+			 .bitmap_offset = (uint32_t)-16 };
+	memset(d[0], 0, MiB);
+	put_sb1(d[0], MiB, &b);
+	uint8_t *h = d[0] + MiB - 8192 - 8192;
+	bm_put_le32(h, 0x6d746962);
+	bm_put_le32(h + 4, 4);
+	memcpy(h + 8, UUID, 16);
+	bm_put_le64(h + 40, UINT64_MAX / 512);
+	bm_put_le32(h + 52, 1u << 31);
+	bm_probe_volume(bm_volume_memory(ctx, d[0], MiB, "/dev/sda", 1));
+	bm_map_all(ctx);
+	CHECK(find(ctx, 'm', "/dev/sda", "md bitmap", 1, &s, &e) != 1 ||
+		      e - s > 512,
+	      "bitmap of 2^33 chunks mapped as 512 bytes");
+	bm_ctx_free(ctx);
+	for (int i = 0; i < 3; i++)
+		free(d[i]);
+}
+
 int main(void)
 {
+	test_overflow();
 	test_areas();
 	test_sb1_stale();
 	test_sb1_raid1();
