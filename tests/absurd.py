@@ -404,6 +404,62 @@ def btrfs_nritems(fs):
     btrfs_csum(fs, o, ns)
 
 
+def btrfs_leaf_items(fs, o):
+    """(key objectid, type, offset, data offset, size) of the leaf at
+    physical O: btrfs_item after the 0x65-byte header, data offsets
+    relative to the end of the header."""
+    n, = struct.unpack_from('<I', fs, o + 0x60)
+    for i in range(n):
+        oid, t, off, do, sz = struct.unpack_from('<QBQII', fs, o + 0x65 + 25 * i)
+        yield oid, t, off, o + 0x65 + do, sz
+
+
+def btrfs_root_item(fs, objectid):
+    """Physical offsets of the root tree leaf and of the ROOT_ITEM of
+    tree OBJECTID in it (a small filesystem: the root tree is a leaf)."""
+    sb = 65536
+    o = btrfs_phys(fs, struct.unpack_from('<Q', fs, sb + 0x50)[0])
+    for oid, t, _, d, _ in btrfs_leaf_items(fs, o):
+        if oid == objectid and t == 132:
+            return o, d
+    raise SystemExit('no root item for tree %d' % objectid)
+
+
+def btrfs_extent_cycle(fs):
+    """The extent tree's root block made a level-1 node whose only key
+    pointer is itself.  Trees other than fs trees are walked for their
+    blocks only, skipping blocks already mapped: the cycle must still be
+    reported, not taken for a block mapped before."""
+    ns, = struct.unpack_from('<I', fs, 65536 + 0x94)
+    leaf, ri = btrfs_root_item(fs, 2)
+    root, = struct.unpack_from('<Q', fs, ri + 176)   # root_item.bytenr
+    o = btrfs_phys(fs, root)
+    gen, = struct.unpack_from('<Q', fs, o + 0x50)
+    struct.pack_into('<IB', fs, o + 0x60, 1, 1)
+    struct.pack_into('<QBQQQ', fs, o + 0x65, 1, 168, 0, root, gen)
+    btrfs_csum(fs, o, ns)
+    fs[ri + 238] = 1                                 # root_item.level
+    btrfs_csum(fs, leaf, ns)
+
+
+def btrfs_dot_name(fs):
+    """The DIR_INDEX entry of /x renamed ".": a second name for the
+    directory itself, which must be reported and not walked."""
+    ns, = struct.unpack_from('<I', fs, 65536 + 0x94)
+    _, ri = btrfs_root_item(fs, 5)
+    o = btrfs_phys(fs, struct.unpack_from('<Q', fs, ri + 176)[0])
+    assert fs[o + 0x64] == 0, 'the fs tree is a leaf'
+    done = 0
+    for oid, t, _, d, sz in btrfs_leaf_items(fs, o):
+        # btrfs_dir_item: location key (17), transid, data_len, name_len,
+        # type, then the name
+        if oid == 256 and t == 96 and sz == 30 + 1 and fs[d + 30] == ord('x'):
+            fs[d + 30] = ord('.')
+            done += 1
+    assert done == 1, 'one DIR_INDEX entry named x'
+    btrfs_csum(fs, o, ns)
+
+
 def fat_deep(fs):
     """A chain of 1500 directories below the root of a FAT16 filesystem
     (mkfs.vfat -F 16 -s 2: 1 KiB clusters), each named with 255 CJK
@@ -467,6 +523,7 @@ FS_CASES = {
     'ext-inodes-count': ext_inodes_count,
     'xfs-agcount': xfs_agcount, 'xfs-btree-cycle': xfs_btree_cycle,
     'btrfs-tree-cycle': btrfs_tree_cycle, 'btrfs-nritems': btrfs_nritems,
+    'btrfs-extent-cycle': btrfs_extent_cycle, 'btrfs-dot-name': btrfs_dot_name,
     'fat-deep': fat_deep,
 }
 

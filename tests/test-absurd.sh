@@ -13,7 +13,9 @@
 #   EBR chain that loops (link start 0)     here: ebr-loop
 #   ext extent tree pointing to itself      here: ext-extent-cycle
 #   XFS btree cycle (free-space btree)      here: xfs-btree-cycle
-#   btrfs tree block pointing to itself     here: btrfs-tree-cycle
+#   btrfs tree block pointing to itself     here: btrfs-tree-cycle,
+#                                             btrfs-extent-cycle
+#   btrfs directory entry named "."         here: btrfs-dot-name
 #   btrfs chunk overlap / bad chunks        test-btrfs-unit.c
 #   ext directory cycle (debugfs link)      here: ext-dir-cycle
 #   FAT directory cluster -> ancestor       test-fat.sh ("directory cycle")
@@ -63,7 +65,8 @@ mkfs.vfat -n HEALTHY healthy.img > /dev/null
 echo keep > keep.txt
 mcopy -i healthy.img keep.txt ::/KEEP.TXT
 
-# check CASE DEV REGEX: run bmapgen on CASE.img.
+# check CASE DEV REGEX: run bmapgen on CASE.img.  (With "at=" before
+# it, the message names DEV and something else than an offset.)
 check() {
 	local c=$1 dev=$2 re=$3 st
 	n=$((n + 1))
@@ -73,14 +76,14 @@ check() {
 	if [ $st = 124 ]; then why="timed out"
 	elif [ $st != 1 ]; then why="exit $st, want 1"
 	elif grep -q 'Sanitizer\|runtime error' "$c.err"; then why="sanitizer report"
-	elif ! grep -q "^bmapgen: $dev: offset 0x[0-9a-f]*: .*$re" "$c.err"; then
-		why="no message naming $dev, an offset and /$re/"
+	elif ! grep -q "^bmapgen: $dev: ${at-offset 0x[0-9a-f]*: }.*$re" "$c.err"; then
+		why="no message naming $dev, ${at-an offset }and /$re/"
 	elif ! grep -q '^1 [0-9a-f]* [0-9a-f]* f /dev/sda[0-9]* /KEEP.TXT$' "$c.map"; then
 		why="the healthy partition's /KEEP.TXT is not mapped"
 	fi
 	if [ -n "$why" ]; then
 		echo "FAIL - $c: $why"; sed 's/^/  /' "$c.err" | head -10
-		fail=$((fail + 1))
+		fail=$((fail + 1)); return 1
 	else
 		echo "ok - $c: $(grep -m1 "$re" "$c.err")"
 	fi
@@ -249,14 +252,27 @@ fi
 
 # --- btrfs
 if command -v mkfs.btrfs > /dev/null; then
-	mkdir btree; echo hello > btree/hello
+	mkdir btree; echo hello > btree/hello; echo x > btree/x
 	mkfs.btrfs -q -f -m single -d single --rootdir btree -b 114M btrfs.img > /dev/null 2>&1
 	cp btrfs.img b1.img
 	gen1 btrfs-tree-cycle b1.img && check btrfs-tree-cycle /dev/sda1 "btrfs: tree block referenced twice"
 	cp btrfs.img b2.img
 	gen1 btrfs-nritems b2.img && check btrfs-nritems /dev/sda1 "btrfs: tree block (level 0): bad item count"
+	# a tree walked for its blocks only (mapped blocks are skipped)
+	cp btrfs.img b3.img
+	gen1 btrfs-extent-cycle b3.img && check btrfs-extent-cycle /dev/sda1 "btrfs: tree block referenced twice in one tree"
+	# a name is reported with its directory, not an offset; /hello is
+	# still mapped and nothing as "/."
+	cp btrfs.img b4.img
+	gen1 btrfs-dot-name b4.img && at= check btrfs-dot-name /dev/sda1 "btrfs: subvolume 5: bad name in /: entry not mapped" &&
+		n=$((n + 1)) &&
+		if grep -q ' f /dev/sda1 /hello$' btrfs-dot-name.map && ! grep -q ' /dev/sda1 /\.' btrfs-dot-name.map; then
+			echo "ok - btrfs-dot-name: /hello mapped, nothing as /."
+		else
+			echo "FAIL - btrfs-dot-name: the map"; grep sda1 btrfs-dot-name.map; fail=$((fail + 1))
+		fi
 else
-	echo "SKIP - btrfs cases: no mkfs.btrfs"; skip=$((skip + 2))
+	echo "SKIP - btrfs cases: no mkfs.btrfs"; skip=$((skip + 4))
 fi
 
 # --- md raid0 of 512-byte chunks over two 16 TiB qcow2 members (1 MiB
