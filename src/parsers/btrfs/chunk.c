@@ -121,6 +121,9 @@ static uint64_t usable_length(const struct bm_btrfs_fs *fs,
 		return c->length;
 	if (striped)
 		room -= room % c->stripe_len;
+	/* room < per_dev = ceil(length / data), so room * data < length:
+	 * it cannot wrap, and is checked anyway (a cheap guard should the
+	 * code above change). */
 	uint64_t fit;
 	return bm_mul(room, data, &fit) && fit < c->length ? fit : c->length;
 }
