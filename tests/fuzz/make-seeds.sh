@@ -11,7 +11,8 @@
 #    for fuzz-mapread and fuzz-trace;
 #  - ../shared/corpus (when present): every image, raw if small, packed
 #    from the decompressor's output otherwise (one at a time);
-#  - the project's LVM and md images, one seed per multi-disk set;
+#  - the project's LVM and md images, one seed per multi-disk set, and
+#    md arrays rewritten to the raid5/6/10 layouts they lack;
 #  - qcow2 files of the demo image (qemu-img), for fuzz-qcow2;
 #  - partition tables with logical partitions (an EBR chain going back,
 #    two extended partitions, EBR slots 3-4, type-0 entries) and a stale
@@ -141,6 +142,25 @@ done | sort -u | while read -r set; do
 		xz -dc "$f" > "$T/set-$i.img"
 	done
 	pack_disks "$set.sparse" "$T"/set-*.img
+	# md layouts mdadm's defaults do not give, for the RAID geometry
+	# (md_relayout.py): raid5 left/right asymmetric, right symmetric,
+	# parity 0 and N; raid6 those and the _6 layouts; raid10 far sets
+	case $set in
+	md-r5deg) layouts="0 1 3 4 5" ;;
+	md-r6) layouts="0 1 3 4 5 16 17 18 19 20" ;;
+	md-r10f) layouts="0x20201 0x40201" ;;
+	*) layouts= ;;
+	esac
+	# (from the seed just packed: without file data, it stays small)
+	for l in $layouts; do
+		[ -f "$D/$set.sparse" ] || break
+		mkdir -p "$T/lay"
+		# shellcheck disable=SC2046 # one word per disk file
+		set -- $(PACK_UNPACK "$D/$set.sparse" "$T/lay/disk")
+		/usr/bin/python3 "$SRC/tests/fuzz/md_relayout.py" "$l" "$@" &&
+			PACK "$T/packed" "$@" && keep "$set-layout$l.sparse" "$T/packed"
+		rm -f "$@"
+	done
 done
 rm -f "$T"/set-*
 
