@@ -117,7 +117,15 @@ static void vdiag(struct bm_ctx *ctx, const char *id, enum bm_severity sev,
 		bm_str_free(&m);
 		return;
 	}
-	if (ctx->nfindings < 100000) {
+	/* Kept for check and the JSON findings: at most 100 000, in at
+	 * most 16 MiB (a message holds its full length until cut down). */
+	if (m.s) {
+		m.s = bm_realloc(m.s, m.len + 1);
+		m.cap = m.len + 1;
+	}
+	if (ctx->nfindings < 100000 &&
+	    ctx->finding_bytes + m.len + 1 <= (16u << 20)) {
+		ctx->finding_bytes += m.len + 1;
 		if (ctx->nfindings == ctx->capfindings) {
 			ctx->capfindings = ctx->capfindings ? ctx->capfindings * 2 : 16;
 			ctx->findings = bm_reallocarray(ctx->findings,

@@ -24,6 +24,7 @@ struct bm_ctx {
 	bool final_round; /* see bm_assembly_final() */
 	struct bm_finding_info *findings;
 	size_t nfindings, capfindings;
+	size_t finding_bytes; /* what the kept messages take */
 	size_t nwarnings; /* findings of severity warning or error */
 
 	/* Interned objects: open-addressing hash of indexes into objs. */
@@ -39,6 +40,8 @@ struct bm_ctx {
 	bool store_full; /* the range budget was reached (warned once) */
 	size_t store_max; /* that budget (0: not computed yet) */
 	unsigned store_max_disks; /* for this many disks */
+	uint64_t name_bytes; /* what the live objects' names take */
+	bool names_full; /* the name budget was reached (warned once) */
 
 	/* Streaming (bm_ctx_stream): ranges are written to STREAM as they
 	 * come instead of being stored; PEND holds the last one while the

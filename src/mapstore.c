@@ -85,6 +85,46 @@ static void hash_grow(struct bm_ctx *ctx)
 	}
 }
 
+/* Memory an object's names take, with its record. */
+static uint64_t name_cost(const char *dev, const char *path)
+{
+	return sizeof(struct bm_objinfo) + strlen(dev) + 1 +
+	       (path ? strlen(path) + 1 : 0);
+}
+
+static uint64_t disk_bytes(const struct bm_ctx *ctx)
+{
+	uint64_t bytes = 0;
+	for (unsigned i = 0; i < ctx->ndisks; i++)
+		if (ctx->disks[i] && !bm_add(bytes, ctx->disks[i]->size, &bytes))
+			bytes = UINT64_MAX;
+	return bytes;
+}
+
+/* Bytes of object names kept at most: 2^27 plus half the bytes of the
+ * disks, never more than 2^33.  A real filesystem's paths take a
+ * fraction of its metadata, but a directory entry of a few bytes can
+ * name a path of 4 KiB: 180 000 hard links below a deep directory of
+ * a 24 MiB ext4 made 1.4 GB of names.  Once the budget is spent the
+ * walkers stop mapping files (bm_ctx_full), as for ranges. */
+#define NAME_CEILING (1ull << 33)
+static void name_budget(struct bm_ctx *ctx, uint64_t cost)
+{
+	ctx->name_bytes += cost;
+	if (ctx->names_full)
+		return;
+	uint64_t max = (1ull << 27) + disk_bytes(ctx) / 2;
+	if (max > NAME_CEILING)
+		max = NAME_CEILING;
+	if (ctx->name_bytes <= max)
+		return;
+	bm_warn(ctx, NULL, BM_NO_OFFSET,
+		"more than %llu bytes of names for %u disk(s): the rest is "
+		"not mapped (deep paths named again and again: hard links?)",
+		(unsigned long long)max, ctx->ndisks);
+	ctx->names_full = ctx->store_full = true;
+}
+
 bm_obj bm_object(struct bm_ctx *ctx, char type, const char *dev,
 		 const char *path)
 {
@@ -127,6 +167,7 @@ bm_obj bm_object(struct bm_ctx *ctx, char type, const char *dev,
 	o->dev = bm_strdup(dev);
 	o->path = path ? bm_strdup(path) : NULL;
 	ctx->objhash[j] = (uint32_t)slot;
+	name_budget(ctx, name_cost(dev, path));
 	return make_id(ctx, slot);
 }
 
@@ -175,6 +216,7 @@ void bm_object_release(struct bm_ctx *ctx, bm_obj o)
 	if (ctx->have_pend && ctx->pend.obj == o)
 		stream_flush(ctx);
 	hash_remove(ctx, slot);
+	ctx->name_bytes -= name_cost(oi->dev, oi->path);
 	free((char *)oi->dev);
 	free((char *)oi->path);
 	oi->dev = oi->path = NULL;
@@ -246,11 +288,7 @@ static size_t store_limit(struct bm_ctx *ctx)
 	if (ctx->store_max && ctx->store_max_disks == ctx->ndisks)
 		return ctx->store_max;
 	ctx->store_max_disks = ctx->ndisks;
-	uint64_t bytes = 0;
-	for (unsigned i = 0; i < ctx->ndisks; i++)
-		if (ctx->disks[i] && !bm_add(bytes, ctx->disks[i]->size, &bytes))
-			bytes = UINT64_MAX;
-	uint64_t n = (1u << 20) + bytes / 512;
+	uint64_t n = (1u << 20) + disk_bytes(ctx) / 512;
 	ctx->store_max = n < STORE_CEILING ? (size_t)n : STORE_CEILING;
 	return ctx->store_max;
 }

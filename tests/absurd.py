@@ -511,6 +511,49 @@ def fat_deep(fs):
         fs[o:o + len(fat)] = fat
 
 
+def fat_warnings(fs):
+    """50 000 files whose clusters lie outside the data area, in a
+    directory below 160 nested 8.3 directories (a 2080-byte path), in a
+    4 MiB FAT16 of 512-byte clusters (mkfs.vfat -F 16 -s 1): each file
+    is a warning quoting its path.  Every message was kept, each in a
+    buffer of twice its size; the FATs are rewritten."""
+    bps, spc, res, nfats, rootent = struct.unpack_from('<HBHBH', fs, 11)
+    fatsz, = struct.unpack_from('<H', fs, 22)
+    cs = bps * spc
+    root = (res + nfats * fatsz) * bps
+    data = root + rootent * 32
+    fat = bytearray(fs[res * bps:(res + fatsz) * bps])
+
+    def ent(name, attr, cluster, size=0):
+        return struct.pack('<11sB10xHHHI', name, attr, 0, 0, cluster, size)
+
+    def at(c):
+        return data + (c - 2) * cs
+
+    levels, nfiles, per = 160, 50000, cs // 32
+    fs[root:root + 32] = ent(b'D0000000   ', 0x10, 2)
+    for k in range(levels):
+        c = 2 + k
+        d = ent(b'.          ', 0x10, c) + ent(b'..         ', 0x10, c - 1 if k else 0)
+        if k + 1 < levels:
+            d += ent(b'D%07d   ' % (k + 1), 0x10, c + 1)
+            struct.pack_into('<H', fat, 2 * c, 0xFFFF)
+        fs[at(c):at(c) + cs] = d.ljust(cs, b'\0')
+    # the deepest directory goes on over the clusters after the others
+    chain = [2 + levels - 1] + [2 + levels + i for i in range((nfiles + 2) // per)]
+    for i, c in enumerate(chain):
+        struct.pack_into('<H', fat, 2 * c, chain[i + 1] if i + 1 < len(chain) else 0xFFFF)
+        if i:
+            fs[at(c):at(c) + cs] = bytes(cs)
+    for i in range(nfiles):
+        slot = i + 2  # after . and ..
+        o = at(chain[slot // per]) + slot % per * 32
+        fs[o:o + 32] = ent(b'F%07dTXT' % i, 0x20, 0xFFF0, 512)
+    for i in range(nfats):
+        o = (res + i * fatsz) * bps
+        fs[o:o + len(fat)] = fat
+
+
 TABLE_CASES = {
     'ebr-loop': ebr_loop, 'gpt-nument': gpt_nument,
     'gpt-lastlba': gpt_lastlba, 'lvm-overlap': lvm_overlap,
@@ -524,7 +567,7 @@ FS_CASES = {
     'xfs-agcount': xfs_agcount, 'xfs-btree-cycle': xfs_btree_cycle,
     'btrfs-tree-cycle': btrfs_tree_cycle, 'btrfs-nritems': btrfs_nritems,
     'btrfs-extent-cycle': btrfs_extent_cycle, 'btrfs-dot-name': btrfs_dot_name,
-    'fat-deep': fat_deep,
+    'fat-deep': fat_deep, 'fat-warnings': fat_warnings,
 }
 
 

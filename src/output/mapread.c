@@ -231,11 +231,16 @@ void bm_map_from_ctx(struct bm_map *m, struct bm_ctx *ctx)
 {
 	size_t nobj = bm_object_count(ctx), nr = bm_store_count(ctx);
 	const struct bm_range *r = bm_store_ranges(ctx);
+	/* Only objects that a range names have a text (a file with no
+	 * blocks prints nothing): marked first, interned in object order. */
 	uint32_t *ids = bm_calloc(nobj ? nobj : 1, sizeof *ids);
-	for (size_t i = 0; i < nobj; i++) {
-		/* The same text as the virt-bmap writer prints. */
-		ids[i] = intern(m, bm_object_text(bm_object_info(ctx, (bm_obj)i)));
-	}
+	for (size_t i = 0; i < nr; i++)
+		if (r[i].start < r[i].end)
+			ids[r[i].obj] = 1;
+	for (size_t i = 0; i < nobj; i++)
+		if (ids[i]) /* the same text as the virt-bmap writer prints */
+			ids[i] = intern(m, bm_object_text(
+					       bm_object_info(ctx, (bm_obj)i)));
 	for (size_t i = 0; i < nr; i++)
 		if (r[i].start < r[i].end)
 			add_rec(m, r[i].disk, r[i].start, r[i].end,

@@ -134,11 +134,18 @@ char *bm_object_text(const struct bm_objinfo *o)
 	return b.s;
 }
 
-static char **object_strings(struct bm_ctx *ctx, size_t n)
+/* The text of every object that a range names, NULL for the others (a
+ * file with no blocks prints nothing): those can be many more. */
+static char **object_strings(struct bm_ctx *ctx, size_t n,
+			     const struct bm_range *r, size_t nr, size_t *used)
 {
 	char **s = bm_calloc(n, sizeof *s);
-	for (size_t i = 0; i < n; i++)
-		s[i] = bm_object_text(bm_object_info(ctx, (bm_obj)i));
+	*used = 0;
+	for (size_t i = 0; i < nr; i++)
+		if (r[i].start < r[i].end && !s[r[i].obj]) {
+			s[r[i].obj] = bm_object_text(bm_object_info(ctx, r[i].obj));
+			++*used;
+		}
 	return s;
 }
 
@@ -215,15 +222,18 @@ int bm_write_virtbmap(struct bm_ctx *ctx, FILE *out)
 	size_t nr = bm_store_count(ctx);
 	/* sorted by (disk, start) */
 	const struct bm_range *r = bm_store_ranges(ctx);
-	char **str = object_strings(ctx, nobj);
+	size_t nused;
+	char **str = object_strings(ctx, nobj, r, nr, &nused);
 
-	struct keyed *k = bm_calloc(nobj, sizeof *k);
-	for (size_t i = 0; i < nobj; i++)
-		k[i] = (struct keyed){ str[i], (uint32_t)i };
-	bm_qsort(k, nobj, sizeof *k, keyed_cmp);
+	/* ranks in string order, for the objects ranges name */
+	struct keyed *k = bm_calloc(nused, sizeof *k);
+	for (size_t i = 0, j = 0; i < nobj; i++)
+		if (str[i])
+			k[j++] = (struct keyed){ str[i], (uint32_t)i };
+	bm_qsort(k, nused, sizeof *k, keyed_cmp);
 	uint32_t *rank = bm_calloc(nobj, sizeof *rank);
-	const char **byrank = bm_calloc(nobj, sizeof *byrank);
-	for (size_t i = 0; i < nobj; i++) {
+	const char **byrank = bm_calloc(nused, sizeof *byrank);
+	for (size_t i = 0; i < nused; i++) {
 		rank[k[i].i] = (uint32_t)i;
 		byrank[i] = k[i].s;
 	}
