@@ -70,8 +70,10 @@ static void identify_unknown(struct bm_volume *v)
 	for (int i = 0; i < 2; i++) {
 		uint64_t len = v->size - offs[i] < window ? v->size - offs[i]
 							  : window;
-		if (i == 1 && offs[1] < window)
-			break; /* the head window already covered it */
+		/* (a tail window that overlaps the head one is copied
+		 * anyway: a volume of 1 to 2 MiB has its end there) */
+		if (i == 1 && offs[1] == 0)
+			break; /* the head window already covered it all */
 		if (bm_read(v, buf, len, offs[i]) < 0 ||
 		    pwrite(fd, buf, len, (off_t)offs[i]) != (ssize_t)len)
 			goto out;

@@ -6,7 +6,9 @@
 #    non-zero exit explained;
 #  - a truncated image: what is there is mapped, the rest reported;
 #  - images are byte-identical after mapping; a 0444 image maps as an
-#    unprivileged user.
+#    unprivileged user;
+#  - a FIFO as the image, a file named like an NBD URI, a signature at
+#    the end of a small volume.
 set -u
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 chmod 755 "$T"
@@ -70,5 +72,28 @@ cp demo.img ro.img && chmod 0444 ro.img
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$BMAPGEN" ro.img > user.map 2> user.err; st=$?
 [ $st = 0 ] && cmp -s root.map user.map && ok "0444 image as user nobody" ||
 	{ bad "as nobody: exit $st"; cat user.err; }
+# Inputs that are not images: a FIFO is refused at once (open() used to
+# wait for a writer); a file whose name starts with "nbd+" is a file,
+# not an NBD URI (only a scheme followed by :// is one)
+mkfifo fifo
+st=0; timeout 20 "$BMAPGEN" fifo > /dev/null 2> fifo.err || st=$?
+[ $st = 2 ] && grep -q "fifo is not a regular file or block device" fifo.err &&
+	ok "FIFO named as the image: refused" || { bad "FIFO image: exit $st"; cat fifo.err; }
+cp demo.img nbd+demo.img
+st=0; "$BMAPGEN" nbd+demo.img > plus.map 2> plus.err || st=$?
+[ $st = 0 ] && cmp -s plus.map root.map && ok "a file named nbd+demo.img is a file" ||
+	{ bad "nbd+demo.img: exit $st"; cat plus.err; }
+# libblkid looks at the end of a volume too, for signatures it keeps
+# there: on a volume of 1 to 2 MiB its last MiB was never copied to it
+# (Intel Matrix RAID: the signature 1 KiB before the end; blkid -p says
+# isw_raid_member)
+for kib in 1536 2560; do
+	truncate -s ${kib}K isw$kib.img
+	printf 'Intel Raid ISM Cfg Sig. ' | dd of=isw$kib.img bs=1 seek=$((kib * 1024 - 1024)) conv=notrunc status=none
+	st=0; "$BMAPGEN" isw$kib.img > /dev/null 2> isw.err || st=$?
+	[ $st = 1 ] && grep -q "contains isw_raid_member, which bmapgen does not map" isw.err &&
+		ok "$kib KiB volume with a signature at its end: named" ||
+		{ bad "$kib KiB isw: exit $st"; cat isw.err; }
+done
 echo "summary: $([ $fail = 0 ] && echo pass || echo FAIL)"
 exit $fail

@@ -154,7 +154,9 @@ struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path)
 		free(dev);
 		return v;
 	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO would block open() until a writer came; it
+	 * is refused below with other non-files, and the flag dropped. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		bm_fail(ctx, dev, BM_NO_OFFSET, "cannot open %s: %s", path,
 			strerror(errno));
@@ -163,7 +165,9 @@ struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path)
 	}
 	struct stat st;
 	uint64_t size = 0;
-	if (fstat(fd, &st) < 0) {
+	int fl;
+	if (fstat(fd, &st) < 0 || (fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
 		bm_fail(ctx, dev, BM_NO_OFFSET, "cannot stat %s: %s", path,
 			strerror(errno));
 		close(fd);

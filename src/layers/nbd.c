@@ -35,9 +35,20 @@ struct nbd {
 
 bool bm_nbd_uri(const char *path)
 {
-	return strncmp(path, "nbd://", 6) == 0 ||
-	       strncmp(path, "nbds://", 7) == 0 ||
-	       strncmp(path, "nbd+", 4) == 0 || strncmp(path, "nbds+", 5) == 0;
+	/* nbd:// and nbds://, or a transport: nbd+unix://, nbds+vsock://
+	 * (a file named "nbd+x.img" is a file) */
+	size_t n = strncmp(path, "nbds", 4) == 0 ? 4
+		   : strncmp(path, "nbd", 3) == 0 ? 3 : 0;
+	if (n == 0)
+		return false;
+	if (path[n] == '+') {
+		n++;
+		size_t t = strspn(path + n, "abcdefghijklmnopqrstuvwxyz");
+		if (t == 0)
+			return false;
+		n += t;
+	}
+	return strncmp(path + n, "://", 3) == 0;
 }
 
 /* The cached chunk at OFF (CHUNK-aligned), fetched if needed. */
