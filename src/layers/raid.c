@@ -176,6 +176,8 @@ static const char *geo_init_raid10(struct raid_geo *g)
 	if (g->nc == 0 || g->fc == 0)
 		return "raid10 layout with zero copies";
 	g->copies = g->nc * g->fc;
+	if (g->copies < 2) /* raid10.c setup_geo() */
+		return "raid10 layout with one copy (Linux refuses it)";
 	if (g->copies > disks)
 		return "raid10 with more copies than members";
 	switch (layout >> 17) {
@@ -214,6 +216,14 @@ static const char *geo_init_raid10(struct raid_geo *g)
 	return NULL;
 }
 
+/* Chunks raid4/5/6 and raid10 take: a power of two, a multiple of the
+ * page size (raid5.c and raid10.c setup_conf/setup_geo; 4 KiB, the
+ * smallest page).  raid0 and linear take any multiple of 512. */
+static bool chunk_ok(uint64_t c)
+{
+	return c >= 4096 && (c & (c - 1)) == 0;
+}
+
 /* Check DESC and derive the geometry.  NULL, or why not. */
 static const char *geo_init(struct raid_geo *g, const struct bm_raid_desc *d)
 {
@@ -250,7 +260,11 @@ static const char *geo_init(struct raid_geo *g, const struct bm_raid_desc *d)
 		unsigned parity = d->level == BM_RAID6 ? 2 : 1;
 		if (c == 0)
 			return "striped array without a chunk size";
-		if (n < parity + 1 || (d->level == BM_RAID6 && n < 3))
+		if (!chunk_ok(c))
+			return "chunk size not a power of two of at least 4 KiB "
+			       "(Linux refuses it)";
+		/* raid5.c setup_conf(): raid6 needs 4 members */
+		if (n < parity + 1 || (d->level == BM_RAID6 && n < 4))
 			return "too few members for the level";
 		if (!raid5_layout_ok(d->level, d->layout))
 			return "unknown raid4/5/6 layout";
@@ -265,6 +279,9 @@ static const char *geo_init(struct raid_geo *g, const struct bm_raid_desc *d)
 	case BM_RAID10:
 		if (c == 0)
 			return "raid10 without a chunk size";
+		if (!chunk_ok(c))
+			return "chunk size not a power of two of at least 4 KiB "
+			       "(Linux refuses it)";
 		if (n < 2)
 			return "too few members for the level";
 		return geo_init_raid10(g);
