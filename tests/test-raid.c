@@ -452,9 +452,55 @@ static void test_refused(void)
 	}
 }
 
+/* A raid0 of 512-byte chunks over four members of 2^50 bytes, mapped
+ * whole: one run per member, from whole rows at once (chunk by chunk
+ * it was 2^44 passes, for every name of a file: no end in sight).  The
+ * members are never read. */
+static void test_raid0_rows(void)
+{
+	struct bm_ctx *ctx = bm_ctx_new(&(struct bm_options){ .verbose = -1 });
+	static uint8_t none[1];
+	const uint64_t big = 1ull << 50;
+	struct bm_volume *mv[4];
+	uint64_t sizes[4];
+	for (int i = 0; i < 4; i++) {
+		mv[i] = bm_volume_memory(ctx, none, big, "/dev/sdx",
+					 (unsigned)i + 1);
+		sizes[i] = big;
+	}
+	struct bm_raid_desc d = { .level = BM_RAID0, .layout = 2,
+				  .nmembers = 4, .chunk_bytes = 512,
+				  .member_bytes = big, .member_sizes = sizes,
+				  .members = mv };
+	struct bm_volume *a = bm_raid_volume_new(ctx, &d, "/dev/md/big");
+	struct seen s = { 0 };
+	CHECK(a && a->size == 4 * big, "4 x 2^50 array");
+	/* from the middle of a chunk to the middle of one far on */
+	CHECK(a && bm_volume_map(a, 100, 4 * big - 1000, 0, record, &s) == 0,
+	      "mapped");
+	CHECK(s.n == 4, "%d runs", s.n);
+	for (int i = 0; i < s.n && i < 4; i++) {
+		/* member 0 from byte 100 of its first chunk.  The last
+		 * byte, array offset 4*2^50 - 901, is byte 123 of chunk
+		 * 2^43 - 2: on member 2, row 2^41 - 1, member offset
+		 * 2^50 - 389.  Member 3's chunk of that row is not
+		 * reached: it ends a row earlier. */
+		uint64_t want_off = s.disk[i] == 1 ? 100 : 0;
+		uint64_t want_end = s.disk[i] == 3   ? big - 388
+				    : s.disk[i] == 4 ? big - 512
+						     : big;
+		CHECK(s.off[i] == want_off && s.off[i] + s.len[i] == want_end &&
+			      s.flags[i] == 0,
+		      "disk %u: 0x%llx+0x%llx", s.disk[i],
+		      (unsigned long long)s.off[i], (unsigned long long)s.len[i]);
+	}
+	bm_ctx_free(ctx);
+}
+
 int main(void)
 {
 	test_refused();
+	test_raid0_rows();
 	test_raid5();
 	test_raid6();
 	test_raid10();

@@ -696,6 +696,44 @@ static int runs_finish(struct runs *rs)
 	return ret;
 }
 
+/* raid0: at the start of a row of its zone (a chunk on each member, at
+ * the same member offset), when every present member's run ends where
+ * its chunk of this row begins, the whole rows that follow (up to END
+ * and the zone's end) only lengthen each run by a chunk per row: added
+ * at once.  Chunk by chunk, a file of 48 MiB over 512-byte chunks took
+ * 98 304 passes for each of its names.  Returns the array bytes added,
+ * 0 when this does not apply (the caller goes piece by piece: the next
+ * row start then has the runs it needs). */
+static uint64_t raid0_rows(const struct raid_geo *g, struct runs *rs,
+			   uint64_t off, uint64_t end, unsigned flags)
+{
+	if (g->d.level != BM_RAID0 || rs->nslots == 1) /* one run slot */
+		return 0;
+	uint64_t c = g->d.chunk_bytes;
+	const struct raid_zone *z = g->zones;
+	while (off >= z->end) /* the last zone ends at g->size */
+		z++;
+	uint64_t row = (uint64_t)z->nb_dev * c; /* <= the zone's length */
+	uint64_t zoff = off - z->start;
+	uint64_t stop = end < z->end ? end : z->end;
+	if (zoff % row || stop - off < row)
+		return 0;
+	uint64_t rows = (stop - off) / row;
+	uint64_t moff = z->dev_start + zoff / row * c;
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned m = 0; m < g->d.nmembers; m++) {
+			if (g->msize[m] <= z->dev_start || !rs->rp->members[m])
+				continue; /* not in the zone, or missing */
+			struct run *r = &rs->r[m]; /* one slot per member */
+			if (pass == 1)
+				r->len += rows * c;
+			else if (!r->len || r->member != m ||
+				 r->flags != flags || r->start + r->len != moff)
+				return 0;
+		}
+	return rows * row;
+}
+
 static int raid_map(struct bm_volume *v, uint64_t off, uint64_t len,
 		    unsigned flags, bm_range_cb cb, void *opaque)
 {
@@ -711,6 +749,11 @@ static int raid_map(struct bm_volume *v, uint64_t off, uint64_t len,
 	/* Each piece is at least one byte long, so this ends. */
 	uint64_t end = off + len;
 	while (off < end) {
+		uint64_t rows = raid0_rows(g, &rs, off, end, flags);
+		if (rows) {
+			off += rows;
+			continue;
+		}
 		geo_piece(g, off, &pc);
 		uint64_t plen = pc.len < end - off ? pc.len : end - off;
 		bool first = true;
