@@ -197,6 +197,11 @@ void bm_warn(struct bm_ctx *ctx, const char *dev, uint64_t off,
  * 512 bytes of the disks, at most 2^25; warned once): walkers stop
  * mapping files, whose ranges would be dropped anyway. */
 bool bm_ctx_full(const struct bm_ctx *ctx);
+/* Spend N steps of the map's work budget (mapstore.c: 2^28 plus one per
+ * 64 bytes of the disks), for loops whose work the range budget does
+ * not bound (RAID mapping: ranges merge).  False once it is spent:
+ * warned once, and the map is full. */
+bool bm_ctx_spend(struct bm_ctx *ctx, uint64_t n);
 /* Warnings and errors so far (a walk that raised any did not map all it
  * should have: bm_volume.walk_failed). */
 size_t bm_ctx_warnings(const struct bm_ctx *ctx);

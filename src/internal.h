@@ -40,6 +40,8 @@ struct bm_ctx {
 	bool store_full; /* the range budget was reached (warned once) */
 	size_t store_max; /* that budget (0: not computed yet) */
 	unsigned store_max_disks; /* for this many disks */
+	uint64_t steps; /* work spent (bm_ctx_spend) */
+	bool steps_full; /* the work budget was spent (warned once) */
 	uint64_t name_bytes; /* what the live objects' names take */
 	bool names_full; /* the name budget was reached (warned once) */
 

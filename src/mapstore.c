@@ -298,6 +298,29 @@ bool bm_ctx_full(const struct bm_ctx *ctx)
 	return ctx->store_full;
 }
 
+/* Steps of work at most: 2^28 plus one per 64 bytes of the disks.  A
+ * real map takes far fewer (mapping a disk whole through a raid10 of
+ * 4 KiB chunks is a step per chunk); a crafted one can ask to map the
+ * same large file through an array again and again (hard links) with
+ * no new range to show for it: 650 000 links to a 48 MiB file took
+ * 6 * 10^10 steps. */
+bool bm_ctx_spend(struct bm_ctx *ctx, uint64_t n)
+{
+	if (ctx->steps_full)
+		return false;
+	uint64_t max = (1ull << 28) + disk_bytes(ctx) / 64;
+	if (!bm_add(ctx->steps, n, &ctx->steps) || ctx->steps > max) {
+		bm_warn(ctx, NULL, BM_NO_OFFSET,
+			"more than %llu steps of mapping work for %u disk(s): "
+			"the rest is not mapped (the same large files mapped "
+			"again and again through an array: hard links?)",
+			(unsigned long long)max, ctx->ndisks);
+		ctx->steps_full = ctx->store_full = true;
+		return false;
+	}
+	return true;
+}
+
 int bm_store_add(struct bm_ctx *ctx, unsigned disk, uint64_t off,
 		 uint64_t len, bm_obj obj, unsigned flags)
 {

@@ -497,9 +497,47 @@ static void test_raid0_rows(void)
 	bm_ctx_free(ctx);
 }
 
+/* The work budget (2^28 steps for memory volumes, which are not disks)
+ * stops a map through an array that would spend more: a raid10 of two
+ * 64 MiB members and 4 KiB chunks takes a step per chunk.  With 2^28 -
+ * 8192 steps spent before, the whole-array map stops with a warning,
+ * the map is full, and the next map of it maps nothing. */
+static void test_work_budget(void)
+{
+	struct bm_ctx *ctx = bm_ctx_new(&(struct bm_options){ .verbose = -1 });
+	static uint8_t none[1];
+	const uint64_t mb64 = 64u << 20;
+	struct bm_volume *mv[2];
+	for (int i = 0; i < 2; i++)
+		mv[i] = bm_volume_memory(ctx, none, mb64, "/dev/sdx",
+					 (unsigned)i + 1);
+	struct bm_raid_desc d = { .level = BM_RAID10, .layout = 0x102,
+				  .nmembers = 2, .chunk_bytes = 4096,
+				  .member_bytes = mb64, .members = mv };
+	struct bm_volume *a = bm_raid_volume_new(ctx, &d, "/dev/md/r10");
+	CHECK(a && a->size == mb64, "raid10 near 2 of two members");
+	CHECK(bm_ctx_spend(ctx, (1u << 28) - 8192) && !bm_ctx_full(ctx),
+	      "budget left");
+	struct seen s = { 0 };
+	CHECK(a && bm_volume_map(a, 0, mb64, 0, record, &s) == 0, "mapped");
+	CHECK(bm_ctx_full(ctx) && bm_ctx_warnings(ctx) == 1,
+	      "budget spent: full, one warning");
+	/* both copies of the first chunks, up to where the budget ran out */
+	CHECK(s.n == 2 && s.off[0] == 0 && s.off[1] == 0 &&
+		      s.len[0] == s.len[1] && s.len[0] >= 8191 * 4096ull &&
+		      s.len[0] < mb64,
+	      "%d runs, the first 0x%llx bytes", s.n,
+	      (unsigned long long)s.len[0]);
+	s.n = 0;
+	CHECK(a && bm_volume_map(a, 0, mb64, 0, record, &s) == 0 && s.n == 0,
+	      "then nothing");
+	bm_ctx_free(ctx);
+}
+
 int main(void)
 {
 	test_refused();
+	test_work_budget();
 	test_raid0_rows();
 	test_raid5();
 	test_raid6();

@@ -746,13 +746,23 @@ static int raid_map(struct bm_volume *v, uint64_t off, uint64_t len,
 	rs.cb = cb;
 	rs.opaque = opaque;
 	piece_alloc(g, &pc);
-	/* Each piece is at least one byte long, so this ends. */
-	uint64_t end = off + len;
+	/* Each piece is at least one byte long, so this ends; the work
+	 * budget ends it sooner on a hostile image (the pieces of a large
+	 * file, mapped for each of its many names, merge into few runs:
+	 * the range budget does not see them). */
+	uint64_t end = off + len, steps = 0;
+	if (!bm_ctx_spend(v->ctx, 1)) /* spent before: nothing more */
+		off = end;
 	while (off < end) {
 		uint64_t rows = raid0_rows(g, &rs, off, end, flags);
 		if (rows) {
 			off += rows;
 			continue;
+		}
+		if (++steps == 4096) {
+			steps = 0;
+			if (!bm_ctx_spend(v->ctx, 4096))
+				break;
 		}
 		geo_piece(g, off, &pc);
 		uint64_t plen = pc.len < end - off ? pc.len : end - off;
@@ -769,6 +779,8 @@ static int raid_map(struct bm_volume *v, uint64_t off, uint64_t len,
 		}
 		off += plen;
 	}
+	if (steps) /* many short maps add up too */
+		bm_ctx_spend(v->ctx, steps);
 	if (runs_finish(&rs) < 0)
 		ret = -1;
 	piece_free(&pc);
