@@ -140,7 +140,9 @@ const struct bm_prober *bm_probe_volume(struct bm_volume *v)
 		if (!v->type)
 			v->type = bm_strdup(p->name);
 		size_t warned = bm_ctx_warnings(v->ctx);
-		if (p->walk(v, state) < 0 || bm_ctx_warnings(v->ctx) != warned)
+		/* (a walker that stops at a full map says nothing itself) */
+		if (p->walk(v, state) < 0 ||
+		    bm_ctx_warnings(v->ctx) != warned || bm_ctx_full(v->ctx))
 			v->walk_failed = true;
 		return p;
 	}

@@ -157,6 +157,37 @@ with open(sys.argv[1], 'r+b') as f:
 PY
 copy_nonzero "an ext4 that cannot be opened" u.img
 
+# --- a map that fills up (a budget spent) leaves the filesystems walked
+# after it unmapped without a word of their own: no filesystem is then
+# taken as understood.  Partition 1: an ext4 with 60 000 hard links
+# below a 3765-byte path (the names budget); partition 2: a FAT with a
+# 200 KB file, walked after the map is full.  Its data was left out.
+truncate -s 24M full1.img
+mkfs -t ext4 -b 4096 full1.img
+mkdir -p mnt
+mount -o loop full1.img mnt
+python3 - mnt <<'PY'
+import os, sys
+d = sys.argv[1]
+for i in range(15):
+    d += "/" + chr(ord("a") + i) * 250
+os.makedirs(d)
+open(d + "/f", "w").close()
+for i in range(60000):
+    os.link(d + "/f", d + "/%d" % i)
+PY
+umount mnt
+truncate -s 8M full2.img
+mkfs.vfat full2.img > /dev/null
+head -c 200000 /dev/urandom > payload
+mcopy -i full2.img payload ::/PAYLOAD.BIN
+truncate -s 34M full.disk
+printf 'start=2048, size=%d, type=83\nstart=%d, size=%d, type=c\n' \
+	$((24 * 2048)) $((2048 + 24 * 2048)) $((8 * 2048)) | sfdisk -q full.disk
+dd if=full1.img of=full.disk bs=1M seek=1 conv=notrunc status=none
+dd if=full2.img of=full.disk bs=1M seek=25 conv=notrunc status=none
+copy_nonzero "a full map (FAT walked after it)" full.disk
+
 # --- a btrfs whose fs tree leaf fails its checksum: the walk warns and
 # maps no file, so the filesystem is not taken as understood: its
 # non-zero blocks (the files' data) are copied

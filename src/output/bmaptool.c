@@ -142,9 +142,12 @@ static int mapped_blocks(struct bm_ctx *ctx, struct bm_volume *d,
 	/* What recognised contents cover (in image bytes): a filesystem
 	 * only up to its own size (data after it in its partition is
 	 * nobody's: a verity hash tree, a shrunk filesystem), and nothing
-	 * whose walk stopped early (what it did not map is not known). */
+	 * whose walk stopped early (what it did not map is not known).  A
+	 * full map (a budget spent: walkers stopped without a word of
+	 * their own) knows no filesystem whole. */
 	struct ivls known = { 0 };
-	for (struct bm_volume *v = bm_volumes(ctx); v; v = v->next)
+	for (struct bm_volume *v = bm_ctx_full(ctx) ? NULL : bm_volumes(ctx);
+	     v; v = v->next)
 		if (v->prober && !v->walk_failed &&
 		    (v->prober->kind == BM_PROBE_FS ||
 		     v->prober->kind == BM_PROBE_OTHER))
