@@ -155,8 +155,12 @@ struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path)
 		return v;
 	}
 	/* O_NONBLOCK: a FIFO would block open() until a writer came; it
-	 * is refused below with other non-files, and the flag dropped. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	 * is refused below with other non-files, and the flag dropped.
+	 * Not for block devices: a CD-ROM opened so skips its media
+	 * check (an empty drive would read as an empty disk). */
+	struct stat pre;
+	int nb = stat(path, &pre) == 0 && S_ISBLK(pre.st_mode) ? 0 : O_NONBLOCK;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | nb);
 	if (fd < 0) {
 		bm_fail(ctx, dev, BM_NO_OFFSET, "cannot open %s: %s", path,
 			strerror(errno));
