@@ -193,14 +193,15 @@ enum bm_status {
 #define BM_NO_OFFSET UINT64_MAX
 void bm_warn(struct bm_ctx *ctx, const char *dev, uint64_t off,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* The map holds as many ranges as it may (mapstore.c: 2^20 plus one per
- * 512 bytes of the disks, at most 2^25; warned once): walkers stop
- * mapping files, whose ranges would be dropped anyway. */
+/* The map holds as many ranges or names as it may, or its work budget
+ * is spent (mapstore.c: budgets that grow with the bytes the images
+ * take where they are stored; each warned once): walkers stop mapping
+ * files, whose ranges would be dropped anyway. */
 bool bm_ctx_full(const struct bm_ctx *ctx);
 /* Spend N steps of the map's work budget (mapstore.c: 2^28 plus one per
- * 64 bytes of the disks), for loops whose work the range budget does
- * not bound (RAID mapping: ranges merge).  False once it is spent:
- * warned once, and the map is full. */
+ * 64 bytes of the images, at most 2^33), for loops whose work the range
+ * budget does not bound (RAID mapping: ranges merge).  False once it is
+ * spent: warned once, and the map is full. */
 bool bm_ctx_spend(struct bm_ctx *ctx, uint64_t n);
 /* Warnings and errors so far (a walk that raised any did not map all it
  * should have: bm_volume.walk_failed). */

@@ -19,6 +19,7 @@ struct bm_ctx {
 	struct bm_diskinfo {
 		char *source;       /* the IMAGE argument */
 		const char *format; /* "raw", "qcow2", "nbd" (static) */
+		uint64_t stored;    /* bytes its files take: the budgets */
 	} *diskinfo;                /* [ndisks] */
 	void *slots[BM_MAX_PROBERS];
 	bool final_round; /* see bm_assembly_final() */

@@ -92,17 +92,20 @@ static uint64_t name_cost(const char *dev, const char *path)
 	       (path ? strlen(path) + 1 : 0);
 }
 
+/* What the budgets below grow with: the bytes the disks' files take
+ * where they are stored, not their sizes (a qcow2 of a few KiB can claim
+ * 16 TiB; NBD disks count their size). */
 static uint64_t disk_bytes(const struct bm_ctx *ctx)
 {
 	uint64_t bytes = 0;
 	for (unsigned i = 0; i < ctx->ndisks; i++)
-		if (ctx->disks[i] && !bm_add(bytes, ctx->disks[i]->size, &bytes))
+		if (!bm_add(bytes, ctx->diskinfo[i].stored, &bytes))
 			bytes = UINT64_MAX;
 	return bytes;
 }
 
 /* Bytes of object names kept at most: 2^27 plus half the bytes of the
- * disks, never more than 2^33.  A real filesystem's paths take a
+ * disks (disk_bytes), never more than 2^33.  A real filesystem's paths take a
  * fraction of its metadata, but a directory entry of a few bytes can
  * name a path of 4 KiB: 180 000 hard links below a deep directory of
  * a 24 MiB ext4 made 1.4 GB of names.  Once the budget is spent the
@@ -273,8 +276,8 @@ static int stream_add(struct bm_ctx *ctx, const struct bm_range *range)
 	return 0;
 }
 
-/* Ranges kept at most: 2^20 plus one per 512 bytes of the disks, and
- * never more than 2^25 (1 GiB of ranges).  A real filesystem needs fewer
+/* Ranges kept at most: 2^20 plus one per 512 bytes of the disks
+ * (disk_bytes), and never more than 2^25 (1 GiB of ranges).  A real filesystem needs fewer
  * (a range is at least a sector); names that map one inode again and
  * again (hard links, snapshots, shared extent trees of a crafted image)
  * can multiply its ranges without bound: a 32 MiB ext4 with 2869 links
@@ -298,17 +301,21 @@ bool bm_ctx_full(const struct bm_ctx *ctx)
 	return ctx->store_full;
 }
 
-/* Steps of work at most: 2^28 plus one per 64 bytes of the disks.  A
- * real map takes far fewer (mapping a disk whole through a raid10 of
- * 4 KiB chunks is a step per chunk); a crafted one can ask to map the
- * same large file through an array again and again (hard links) with
- * no new range to show for it: 650 000 links to a 48 MiB file took
- * 6 * 10^10 steps. */
+/* Steps of work at most: 2^28 plus one per 64 bytes of the disks (disk_bytes), never
+ * more than 2^33 (minutes).  A real map takes far fewer (mapping
+ * a disk whole through a raid5 of 4 KiB chunks is a step per chunk;
+ * raid0 and raid10 go a row or a period at once); a crafted one can
+ * ask to map the same large file through an array again and again
+ * (hard links) with no new range to show for it: 650 000 links to a
+ * 48 MiB file took 6 * 10^10 steps. */
+#define STEP_CEILING (1ull << 33)
 bool bm_ctx_spend(struct bm_ctx *ctx, uint64_t n)
 {
 	if (ctx->steps_full)
 		return false;
 	uint64_t max = (1ull << 28) + disk_bytes(ctx) / 64;
+	if (max > STEP_CEILING)
+		max = STEP_CEILING;
 	if (!bm_add(ctx->steps, n, &ctx->steps) || ctx->steps > max) {
 		bm_warn(ctx, NULL, BM_NO_OFFSET,
 			"more than %llu steps of mapping work for %u disk(s): "

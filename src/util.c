@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "util.h"
 
 /* Byte-at-a-time CRC tables for the reflected polynomials 0xedb88320
@@ -419,6 +421,14 @@ void bm_utf16le_to_utf8(struct bm_str *b, const uint8_t *u16, size_t n)
 			c = 0xfffd;
 		put_utf8(b, c);
 	}
+}
+
+uint64_t bm_stored_bytes(const struct stat *st, uint64_t size)
+{
+	if (!S_ISREG(st->st_mode) || st->st_blocks <= 0)
+		return size;
+	uint64_t b = (uint64_t)st->st_blocks;
+	return b > UINT64_MAX / 512 ? UINT64_MAX : b * 512;
 }
 
 bool bm_name_usable(const char *s, size_t n)

@@ -92,6 +92,13 @@ static inline bool bm_muladd(uint64_t a, uint64_t b, uint64_t c, uint64_t *r)
 #endif
 
 /* Is [off, off+len) inside [0, size)?  (no overflow) */
+/* Bytes a file or device takes where it is stored, for the map's budgets
+ * (mapstore.c): a regular file's allocated blocks (a sparse image or a
+ * qcow2 of 16 TiB may hold a few KiB), else SIZE; a file whose
+ * filesystem reports no blocks at all is taken at SIZE. */
+struct stat;
+uint64_t bm_stored_bytes(const struct stat *st, uint64_t size);
+
 static inline bool bm_in_range(uint64_t off, uint64_t len, uint64_t size)
 {
 	return off <= size && len <= size - off;

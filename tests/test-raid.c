@@ -497,47 +497,134 @@ static void test_raid0_rows(void)
 	bm_ctx_free(ctx);
 }
 
+/* Bytes and runs mapped, per member. */
+struct sums {
+	uint64_t bytes[8];
+	unsigned runs[8], copies[8];
+};
+
+static int sum_cb(void *opaque, unsigned disk, uint64_t off, uint64_t len,
+		  unsigned flags)
+{
+	struct sums *s = opaque;
+	(void)off;
+	if (disk >= 1 && disk <= 8) {
+		s->bytes[disk - 1] += len;
+		s->runs[disk - 1]++;
+		s->copies[disk - 1] += (flags & BM_RANGE_COPY) != 0;
+	}
+	return 0;
+}
+
 /* The work budget (2^28 steps for memory volumes, which are not disks)
- * stops a map through an array that would spend more: a raid10 of two
- * 64 MiB members and 4 KiB chunks takes a step per chunk.  With 2^28 -
- * 8192 steps spent before, the whole-array map stops with a warning,
- * the map is full, and the next map of it maps nothing. */
+ * stops a map through an array that would spend more: a raid5 of three
+ * 64 MiB members and 4 KiB chunks takes a step per chunk (parity cuts
+ * every member's run: no shortcut).  With 2^28 - 8192 steps spent
+ * before, the whole-array map stops with a warning, the map is full,
+ * and the next map of it maps nothing. */
 static void test_work_budget(void)
 {
 	struct bm_ctx *ctx = bm_ctx_new(&(struct bm_options){ .verbose = -1 });
 	static uint8_t none[1];
 	const uint64_t mb64 = 64u << 20;
-	struct bm_volume *mv[2];
-	for (int i = 0; i < 2; i++)
+	struct bm_volume *mv[3];
+	for (int i = 0; i < 3; i++)
 		mv[i] = bm_volume_memory(ctx, none, mb64, "/dev/sdx",
 					 (unsigned)i + 1);
-	struct bm_raid_desc d = { .level = BM_RAID10, .layout = 0x102,
-				  .nmembers = 2, .chunk_bytes = 4096,
+	struct bm_raid_desc d = { .level = BM_RAID5, .layout = 2,
+				  .nmembers = 3, .chunk_bytes = 4096,
 				  .member_bytes = mb64, .members = mv };
-	struct bm_volume *a = bm_raid_volume_new(ctx, &d, "/dev/md/r10");
-	CHECK(a && a->size == mb64, "raid10 near 2 of two members");
+	struct bm_volume *a = bm_raid_volume_new(ctx, &d, "/dev/md/r5");
+	CHECK(a && a->size == 2 * mb64, "raid5 of three members");
 	CHECK(bm_ctx_spend(ctx, (1u << 28) - 8192) && !bm_ctx_full(ctx),
 	      "budget left");
-	struct seen s = { 0 };
-	CHECK(a && bm_volume_map(a, 0, mb64, 0, record, &s) == 0, "mapped");
+	struct sums s = { 0 };
+	CHECK(a && bm_volume_map(a, 0, 2 * mb64, 0, sum_cb, &s) == 0,
+	      "mapped");
 	CHECK(bm_ctx_full(ctx) && bm_ctx_warnings(ctx) == 1,
 	      "budget spent: full, one warning");
-	/* both copies of the first chunks, up to where the budget ran out */
-	CHECK(s.n == 2 && s.off[0] == 0 && s.off[1] == 0 &&
-		      s.len[0] == s.len[1] && s.len[0] >= 8191 * 4096ull &&
-		      s.len[0] < mb64,
-	      "%d runs, the first 0x%llx bytes", s.n,
-	      (unsigned long long)s.len[0]);
-	s.n = 0;
-	CHECK(a && bm_volume_map(a, 0, mb64, 0, record, &s) == 0 && s.n == 0,
+	/* one step per 4 KiB chunk: 8191 of them before it ran out */
+	uint64_t got = s.bytes[0] + s.bytes[1] + s.bytes[2];
+	CHECK(got == 8191 * 4096ull, "0x%llx bytes mapped",
+	      (unsigned long long)got);
+	memset(&s, 0, sizeof s);
+	CHECK(a && bm_volume_map(a, 0, 2 * mb64, 0, sum_cb, &s) == 0 &&
+		      s.bytes[0] + s.bytes[1] + s.bytes[2] == 0,
 	      "then nothing");
 	bm_ctx_free(ctx);
+}
+
+/* raid10 maps of many periods are added a period at once: near 2 over
+ * four members and far 2 over three (every copy's run per member grows
+ * as one), on members of 2^50 bytes, mapped whole: one run per member
+ * and copy, the copies flagged (piece by piece it was 2^39 steps and
+ * more: no end in sight).  The offset layout over three members has its
+ * copies in alternate rows: its runs end each row, and it goes piece by
+ * piece (bounded by the ranges it makes), as a smaller array shows. */
+static void test_raid10_periods(void)
+{
+	static uint8_t none[1];
+	const uint64_t big = 1ull << 50;
+	static const struct {
+		int layout;
+		unsigned n;
+		uint64_t member;
+		unsigned runs; /* per member */
+	} t[] = {
+		{ 0x102, 4, 1ull << 50, 1 },
+		{ 0x201, 3, 1ull << 50, 2 },
+		{ 0x10201, 3, 1u << 20, 0 },
+	};
+	for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
+		struct bm_ctx *ctx =
+			bm_ctx_new(&(struct bm_options){ .verbose = -1 });
+		struct bm_volume *mv[4];
+		for (unsigned i = 0; i < t[k].n; i++)
+			mv[i] = bm_volume_memory(ctx, none, t[k].member,
+						 "/dev/sdx", i + 1);
+		struct bm_raid_desc d = { .level = BM_RAID10,
+					  .layout = t[k].layout,
+					  .nmembers = t[k].n,
+					  .chunk_bytes = 4096,
+					  .member_bytes = t[k].member,
+					  .members = mv };
+		struct bm_volume *a = bm_raid_volume_new(ctx, &d, "/dev/md/x");
+		struct sums s = { 0 };
+		CHECK(a && bm_volume_map(a, 0, a->size, 0, sum_cb, &s) == 0,
+		      "layout %#x mapped", t[k].layout);
+		uint64_t all = 0, copies = 0;
+		for (unsigned i = 0; i < t[k].n; i++) {
+			all += s.bytes[i];
+			copies += s.copies[i];
+			if (t[k].runs)
+				CHECK(s.runs[i] == t[k].runs,
+				      "layout %#x member %u: %u runs",
+				      t[k].layout, i, s.runs[i]);
+		}
+		/* two copies of every byte */
+		CHECK(a && all == 2 * a->size && !bm_ctx_full(ctx),
+		      "layout %#x: 0x%llx bytes for 0x%llx", t[k].layout,
+		      (unsigned long long)all,
+		      (unsigned long long)(a ? a->size : 0));
+		/* near 2 on four: members 1 and 3 hold the second copies */
+		if (k == 0)
+			CHECK(s.copies[0] == 0 && s.copies[1] == 1 &&
+				      s.copies[2] == 0 && s.copies[3] == 1 &&
+				      s.bytes[0] == big,
+			      "near 2: copies on members 1 and 3");
+		/* far 2: each member's far run is the copy */
+		if (k == 1)
+			CHECK(copies == 3, "far 2: %llu copy runs",
+			      (unsigned long long)copies);
+		bm_ctx_free(ctx);
+	}
 }
 
 int main(void)
 {
 	test_refused();
 	test_work_budget();
+	test_raid10_periods();
 	test_raid0_rows();
 	test_raid5();
 	test_raid6();

@@ -117,8 +117,9 @@ static char *disk_name(unsigned index /* 0-based */)
 /* Link a new disk volume into CTX and emit its 'v' object. */
 static struct bm_volume *add_disk(struct bm_ctx *ctx,
 				  const struct bm_volume_ops *ops, void *priv,
-				  uint64_t size, const char *dev,
-				  const char *path, const char *format)
+				  uint64_t size, uint64_t stored,
+				  const char *dev, const char *path,
+				  const char *format)
 {
 	unsigned index = ctx->ndisks;
 	struct bm_volume *v = bm_volume_new(ctx, ops, priv, size, dev, NULL);
@@ -130,6 +131,7 @@ static struct bm_volume *add_disk(struct bm_ctx *ctx,
 					sizeof *ctx->diskinfo);
 	ctx->diskinfo[ctx->ndisks] = (struct bm_diskinfo){
 		.source = bm_strdup(path), .format = format,
+		.stored = stored < size ? stored : size,
 	};
 	ctx->disks[ctx->ndisks++] = v;
 	if (size == 0)
@@ -148,8 +150,10 @@ struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path)
 	if (bm_nbd_uri(path)) {
 		uint64_t size;
 		void *priv = bm_nbd_open(ctx, dev, path, index + 1, &size);
+		/* (what the server stores is not known: its size) */
 		struct bm_volume *v = priv ? add_disk(ctx, &bm_nbd_ops, priv,
-						      size, dev, path, "nbd")
+						      size, size, dev, path,
+						      "nbd")
 					   : NULL;
 		free(dev);
 		return v;
@@ -197,7 +201,8 @@ struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path)
 	     pread(fd, head, 4, 0) == 4 && bm_qcow2_magic(head, 4))) {
 		void *q = bm_qcow2_open(ctx, dev, fd, path, index + 1, &size);
 		struct bm_volume *v = q ? add_disk(ctx, &bm_qcow2_ops, q, size,
-						   dev, path, "qcow2")
+						   bm_qcow2_stored(q), dev,
+						   path, "qcow2")
 					: NULL;
 		free(dev);
 		return v;
@@ -206,7 +211,8 @@ struct bm_volume *bm_open_disk(struct bm_ctx *ctx, const char *path)
 	im->fd = fd;
 	im->path = bm_strdup(path);
 	im->disk = index + 1;
-	struct bm_volume *v = add_disk(ctx, &image_ops, im, size, dev, path,
+	struct bm_volume *v = add_disk(ctx, &image_ops, im, size,
+				       bm_stored_bytes(&st, size), dev, path,
 				       "raw");
 	free(dev);
 	return v;

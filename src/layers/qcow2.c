@@ -51,6 +51,7 @@ struct layer {
 	bool qcow2;
 	uint64_t size;      /* guest size (raw: file size) */
 	uint64_t file_size;
+	uint64_t stored;    /* bytes the file takes (bm_stored_bytes) */
 	/* qcow2 only */
 	unsigned cluster_bits;
 	uint64_t cluster_size;
@@ -597,6 +598,7 @@ static struct layer *open_layer(struct opener *o, int fd, const char *path,
 	struct layer *l = bm_calloc(1, sizeof *l);
 	l->fd = fd;
 	l->file_size = file_size;
+	l->stored = bm_stored_bytes(&st, file_size);
 	uint8_t head[4] = { 0 };
 	if (!format)
 		format = pread_full(fd, head, 4, 0) == 0 &&
@@ -622,6 +624,16 @@ static struct layer *open_layer(struct opener *o, int fd, const char *path,
 		return NULL;
 	}
 	return l;
+}
+
+uint64_t bm_qcow2_stored(const void *priv)
+{
+	const struct qcow2 *q = priv;
+	uint64_t n = 0;
+	for (const struct layer *l = q->top; l; l = l->backing)
+		if (!bm_add(n, l->stored, &n))
+			return UINT64_MAX;
+	return n;
 }
 
 void *bm_qcow2_open(struct bm_ctx *ctx, const char *dev, int fd,

@@ -16,6 +16,9 @@ bool bm_qcow2_magic(const void *head, size_t len);
 void *bm_qcow2_open(struct bm_ctx *ctx, const char *dev, int fd,
 		    const char *path, unsigned disk, uint64_t *size);
 
+/* Bytes the image's files take on their filesystems (the chain's). */
+uint64_t bm_qcow2_stored(const void *priv);
+
 extern const struct bm_volume_ops bm_qcow2_ops;
 
 #endif

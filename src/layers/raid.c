@@ -53,6 +53,9 @@ struct raid_geo {
 	unsigned nc, fc, far_set_size;
 	bool fo;
 	uint64_t stride;
+	/* raid10: the layout repeats every PERIOD array bytes, every copy
+	 * PDELTA bytes further on its member (0: not used) */
+	uint64_t period, pdelta;
 	/* linear and raid0: bytes used on member i, and for linear the
 	 * array offset where member i starts (n + 1 entries). */
 	uint64_t *msize, *lin_start;
@@ -213,6 +216,23 @@ static const char *geo_init_raid10(struct raid_geo *g)
 		return "array size overflows";
 	if (g->used > d->member_bytes)
 		return "raid10 members too small";
+	/* __raid10_find_phys(): chunk K's near copies start at slot K*nc
+	 * of the (stripe, device) grid.  K + L, L = disks / gcd(disks, nc),
+	 * starts lcm(disks, nc) slots on: the same devices, R = lcm / disks
+	 * stripes further (R * fc with far_offset), and the far copies
+	 * follow from the device alone.  So every copy moves R stripes. */
+	unsigned a = disks, b = g->nc;
+	while (b) { /* Euclid: ends */
+		unsigned t = a % b;
+		a = b;
+		b = t;
+	}
+	uint64_t lchunks = disks / a, rstripes = g->nc / a;
+	if (g->fo)
+		rstripes *= g->fc;
+	if (!bm_mul(lchunks, c, &g->period) ||
+	    !bm_mul(rstripes, c, &g->pdelta))
+		g->period = g->pdelta = 0;
 	return NULL;
 }
 
@@ -631,6 +651,7 @@ struct runs {
 	struct raid_priv *rp;
 	struct run *r;
 	unsigned nslots, per_member;
+	uint64_t flushes; /* runs ended (written out) so far */
 	/* Flush target: map through the member (map) or emit on it. */
 	bm_range_cb cb;
 	void *opaque;
@@ -654,6 +675,8 @@ static int run_out(struct runs *rs, struct run *r)
 {
 	struct bm_volume *mv = rs->rp->members[r->member];
 	int ret = 0;
+	if (r->len)
+		rs->flushes++;
 	if (r->len && mv) {
 		if (rs->emit)
 			ret = bm_emit_flags(mv, r->start, r->len, rs->obj,
@@ -734,6 +757,45 @@ static uint64_t raid0_rows(const struct raid_geo *g, struct runs *rs,
 	return rows * row;
 }
 
+/* Map [OFF, STOP) piece by piece into RS; returns where it stopped
+ * (before STOP once the work budget is spent: *STEPS counts pieces not
+ * yet charged to it). */
+static uint64_t map_pieces(struct bm_volume *v, struct runs *rs,
+			   struct raid_piece *pc, uint64_t off, uint64_t stop,
+			   unsigned flags, uint64_t *steps, int *ret)
+{
+	struct raid_priv *rp = v->priv;
+	const struct raid_geo *g = &rp->g;
+	/* Each piece is at least one byte long, so this ends. */
+	while (off < stop) {
+		uint64_t rows = raid0_rows(g, rs, off, stop, flags);
+		if (rows) {
+			off += rows;
+			continue;
+		}
+		if (++*steps == 4096) {
+			*steps = 0;
+			if (!bm_ctx_spend(v->ctx, 4096))
+				return off;
+		}
+		geo_piece(g, off, pc);
+		uint64_t plen = pc->len < stop - off ? pc->len : stop - off;
+		bool first = true;
+		for (unsigned i = 0; i < pc->n; i++) {
+			unsigned m = pc->member[i];
+			if (!rp->members[m])
+				continue; /* missing: nothing to map */
+			unsigned f = first ? flags : flags | BM_RANGE_COPY;
+			first = false;
+			if (runs_add(rs, m, i % rs->per_member, pc->moff[i],
+				     plen, f) < 0)
+				*ret = -1;
+		}
+		off += plen;
+	}
+	return off;
+}
+
 static int raid_map(struct bm_volume *v, uint64_t off, uint64_t len,
 		    unsigned flags, bm_range_cb cb, void *opaque)
 {
@@ -746,39 +808,39 @@ static int raid_map(struct bm_volume *v, uint64_t off, uint64_t len,
 	rs.cb = cb;
 	rs.opaque = opaque;
 	piece_alloc(g, &pc);
-	/* Each piece is at least one byte long, so this ends; the work
-	 * budget ends it sooner on a hostile image (the pieces of a large
-	 * file, mapped for each of its many names, merge into few runs:
-	 * the range budget does not see them). */
-	uint64_t end = off + len, steps = 0;
+	/* The work budget ends a map sooner on a hostile image (the pieces
+	 * of a large file, mapped for each of its many names, merge into
+	 * few runs: the range budget does not see them). */
+	uint64_t end = off + len, steps = 0, *before = NULL;
 	if (!bm_ctx_spend(v->ctx, 1)) /* spent before: nothing more */
 		off = end;
-	while (off < end) {
-		uint64_t rows = raid0_rows(g, &rs, off, end, flags);
-		if (rows) {
-			off += rows;
-			continue;
+	/* raid10 over two periods or more: one period piece by piece; if
+	 * no run ended in it and each grew by 0 or PDELTA bytes, every
+	 * later period only grows the same runs as much (the layout
+	 * repeats, each copy PDELTA further on): the whole periods left
+	 * are added at once.  Else the rest goes piece by piece. */
+	if (g->period && rs.nslots > 1 && off < end &&
+	    end - off >= 2 * g->period) {
+		before = bm_calloc(rs.nslots, sizeof *before);
+		for (unsigned i = 0; i < rs.nslots; i++)
+			before[i] = rs.r[i].len;
+		uint64_t flushes = rs.flushes, stop = off + g->period;
+		off = map_pieces(v, &rs, &pc, off, stop, flags, &steps, &ret);
+		bool same = off == stop && rs.flushes == flushes;
+		for (unsigned i = 0; i < rs.nslots && same; i++) {
+			uint64_t grew = rs.r[i].len - before[i];
+			same = grew == 0 || grew == g->pdelta;
 		}
-		if (++steps == 4096) {
-			steps = 0;
-			if (!bm_ctx_spend(v->ctx, 4096))
-				break;
+		if (same) {
+			uint64_t k = (end - off) / g->period;
+			for (unsigned i = 0; i < rs.nslots; i++)
+				if (rs.r[i].len != before[i])
+					rs.r[i].len += k * g->pdelta;
+			off += k * g->period;
 		}
-		geo_piece(g, off, &pc);
-		uint64_t plen = pc.len < end - off ? pc.len : end - off;
-		bool first = true;
-		for (unsigned i = 0; i < pc.n; i++) {
-			unsigned m = pc.member[i];
-			if (!rp->members[m])
-				continue; /* missing: nothing to map */
-			unsigned f = first ? flags : flags | BM_RANGE_COPY;
-			first = false;
-			if (runs_add(&rs, m, i % rs.per_member, pc.moff[i], plen,
-				     f) < 0)
-				ret = -1;
-		}
-		off += plen;
+		free(before);
 	}
+	map_pieces(v, &rs, &pc, off, end, flags, &steps, &ret);
 	if (steps) /* many short maps add up too */
 		bm_ctx_spend(v->ctx, steps);
 	if (runs_finish(&rs) < 0)
