@@ -278,9 +278,9 @@ static int stream_add(struct bm_ctx *ctx, const struct bm_range *range)
 
 /* Ranges kept at most: 2^20 plus one per 512 bytes of the disks
  * (disk_bytes), and never more than 2^25 (1 GiB of ranges).  A real
- * filesystem needs fewer (a range is at least a sector); names that map one inode again and
- * again (hard links, snapshots, shared extent trees of a crafted image)
- * can multiply its ranges without bound: a 32 MiB ext4 with 2869 links
+ * filesystem needs fewer (a range is at least a sector); names that
+ * map one inode again and again (hard links, snapshots, shared extent
+ * trees of a crafted image) can multiply its ranges without bound: a 32 MiB ext4 with 2869 links
  * to a file of 1001 extents made 2.9 million.  Once the budget is spent
  * the walkers stop mapping files (bm_ctx_full), so time is bounded too. */
 #define STORE_CEILING (1u << 25)
