@@ -278,11 +278,12 @@ static int stream_add(struct bm_ctx *ctx, const struct bm_range *range)
 
 /* Ranges kept at most: 2^20 plus one per 512 bytes of the disks
  * (disk_bytes), and never more than 2^25 (1 GiB of ranges).  A real
- * filesystem needs fewer (a range is at least a sector); names that
- * map one inode again and again (hard links, snapshots, shared extent
- * trees of a crafted image) can multiply its ranges without bound: a 32 MiB ext4 with 2869 links
- * to a file of 1001 extents made 2.9 million.  Once the budget is spent
- * the walkers stop mapping files (bm_ctx_full), so time is bounded too. */
+ * filesystem needs fewer (a range is at least a sector); names that map
+ * one inode again and again (hard links, snapshots, shared extent trees
+ * of a crafted image) can multiply its ranges without bound: a 32 MiB
+ * ext4 with 2869 links to a file of 1001 extents made 2.9 million.  Once
+ * the budget is spent the walkers stop mapping files (bm_ctx_full), so
+ * time is bounded too. */
 #define STORE_CEILING (1u << 25)
 static size_t store_limit(struct bm_ctx *ctx)
 {
@@ -302,12 +303,12 @@ bool bm_ctx_full(const struct bm_ctx *ctx)
 }
 
 /* Steps of work at most: 2^28 plus one per 64 bytes of the disks
- * (disk_bytes), never more than 2^33 (minutes).  A real map takes far fewer (mapping
- * a disk whole through a raid5 of 4 KiB chunks is a step per chunk;
- * raid0 and raid10 go a row or a period at once); a crafted one can
- * ask to map the same large file through an array again and again
- * (hard links) with no new range to show for it: 650 000 links to a
- * 48 MiB file took 6 * 10^10 steps. */
+ * (disk_bytes), never more than 2^33 (minutes).  A real map takes far
+ * fewer (mapping a disk whole through a raid5 of 4 KiB chunks is a step
+ * per chunk; raid0 and raid10 go a row or a period at once); a crafted
+ * one can ask to map the same large file through an array again and
+ * again (hard links) with no new range to show for it: 650 000 links to
+ * a 48 MiB file took 6 * 10^10 steps. */
 #define STEP_CEILING (1ull << 33)
 bool bm_ctx_spend(struct bm_ctx *ctx, uint64_t n)
 {
