@@ -274,16 +274,7 @@ PY
 	n=$((n + 1))
 	mke2fs -q -F -t ext4 -b 4096 names.img 24M > /dev/null &&
 		mount -o loop names.img mnt && {
-		/usr/bin/python3 - mnt <<'PY'
-import os, sys
-d = sys.argv[1]
-for i in range(15):
-    d += "/" + chr(ord("a") + i) * 250
-os.makedirs(d)
-open(d + "/f", "w").close()
-for i in range(60000):
-    os.link(d + "/f", d + "/%d" % i)
-PY
+		/usr/bin/python3 "$SRCDIR/tests/deep_links.py" mnt 60000
 		umount mnt; }
 	st=0; ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8 \
 		/usr/bin/time -o names.rss -f %M timeout 60 "$BMAPGEN" names.img > names.map 2> names.err || st=$?

@@ -9,6 +9,7 @@
 # bytes written by bmapgen's bmap against `bmaptool create`'s.
 set -euo pipefail
 BMAPGEN=${BMAPGEN:-build/bmapgen}
+SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 T=$(mktemp -d)
 trap 'mountpoint -q "$T/mnt" && umount "$T/mnt"; rm -rf "$T"' EXIT
 cd "$T"
@@ -166,16 +167,7 @@ truncate -s 24M full1.img
 mkfs -t ext4 -b 4096 full1.img
 mkdir -p mnt
 mount -o loop full1.img mnt
-python3 - mnt <<'PY'
-import os, sys
-d = sys.argv[1]
-for i in range(15):
-    d += "/" + chr(ord("a") + i) * 250
-os.makedirs(d)
-open(d + "/f", "w").close()
-for i in range(60000):
-    os.link(d + "/f", d + "/%d" % i)
-PY
+python3 "$SRCDIR/tests/deep_links.py" mnt 60000
 umount mnt
 truncate -s 8M full2.img
 mkfs.vfat full2.img > /dev/null

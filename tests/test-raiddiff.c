@@ -95,6 +95,19 @@ static int ref_init(const struct bm_raid_desc *d, struct ref *r)
 	return -1;
 }
 
+/* raid6 layouts 0, 1, 8 and 9 (raid5_compute_sector): Q follows P, or
+ * comes first when P is on the last device; data skips both. */
+static void p_then_q(int pd, int raid_disks, int *qd, int *dd)
+{
+	*qd = pd + 1;
+	if (pd == raid_disks - 1) {
+		++*dd;
+		*qd = 0;
+	} else if (*dd >= pd) {
+		*dd += 2;
+	}
+}
+
 static void ref_locate(const struct bm_raid_desc *d, struct ref *r,
 		       uint64_t off)
 {
@@ -210,22 +223,12 @@ static void ref_locate(const struct bm_raid_desc *d, struct ref *r,
 			switch (d->layout) {
 			case 0:
 				pd = raid_disks - 1 - (int)(stripe2 % n);
-				qd = pd + 1;
-				if (pd == raid_disks - 1) {
-					dd++;
-					qd = 0;
-				} else if (dd >= pd)
-					dd += 2;
+				p_then_q(pd, raid_disks, &qd, &dd);
 				break;
 			case 1:
 			case 8:
 				pd = (int)(stripe2 % n);
-				qd = pd + 1;
-				if (pd == raid_disks - 1) {
-					dd++;
-					qd = 0;
-				} else if (dd >= pd)
-					dd += 2;
+				p_then_q(pd, raid_disks, &qd, &dd);
 				break;
 			case 2:
 				pd = raid_disks - 1 - (int)(stripe2 % n);
@@ -249,12 +252,7 @@ static void ref_locate(const struct bm_raid_desc *d, struct ref *r,
 			case 9:
 				stripe2 += 1;
 				pd = raid_disks - 1 - (int)(stripe2 % n);
-				qd = pd + 1;
-				if (pd == raid_disks - 1) {
-					dd++;
-					qd = 0;
-				} else if (dd >= pd)
-					dd += 2;
+				p_then_q(pd, raid_disks, &qd, &dd);
 				break;
 			case 10:
 				pd = raid_disks - 1 - (int)(stripe2 % n);
