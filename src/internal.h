@@ -39,8 +39,8 @@ struct bm_ctx {
 	size_t nranges, capranges;
 	bool sorted;
 	bool store_full; /* the range budget was reached (warned once) */
-	size_t store_max; /* that budget (0: not computed yet) */
-	unsigned store_max_disks; /* for this many disks */
+	uint64_t budget_bytes; /* disk_bytes(), summed over */
+	unsigned budget_disks; /* this many disks */
 	uint64_t steps; /* work spent (bm_ctx_spend) */
 	bool steps_full; /* the work budget was spent (warned once) */
 	uint64_t name_bytes; /* what the live objects' names take */

@@ -94,14 +94,19 @@ static uint64_t name_cost(const char *dev, const char *path)
 
 /* What the budgets below grow with: the bytes the disks' files take
  * where they are stored, not their sizes (a qcow2 of a few KiB can claim
- * 16 TiB; NBD disks count their size). */
-static uint64_t disk_bytes(const struct bm_ctx *ctx)
+ * 16 TiB; NBD disks count their size).  Asked for each new object and
+ * each RAID map: summed again only when a disk came (disks are opened
+ * before the rest is mapped). */
+static uint64_t disk_bytes(struct bm_ctx *ctx)
 {
+	if (ctx->budget_disks == ctx->ndisks)
+		return ctx->budget_bytes;
 	uint64_t bytes = 0;
 	for (unsigned i = 0; i < ctx->ndisks; i++)
 		if (!bm_add(bytes, ctx->diskinfo[i].stored, &bytes))
 			bytes = UINT64_MAX;
-	return bytes;
+	ctx->budget_disks = ctx->ndisks;
+	return ctx->budget_bytes = bytes;
 }
 
 /* Bytes of object names kept at most: 2^27 plus half the bytes of the
@@ -287,14 +292,8 @@ static int stream_add(struct bm_ctx *ctx, const struct bm_range *range)
 #define STORE_CEILING (1u << 25)
 static size_t store_limit(struct bm_ctx *ctx)
 {
-	/* (disks are opened, each emitting its v range, before the rest is
-	 * mapped: computed again when another disk came) */
-	if (ctx->store_max && ctx->store_max_disks == ctx->ndisks)
-		return ctx->store_max;
-	ctx->store_max_disks = ctx->ndisks;
 	uint64_t n = (1u << 20) + disk_bytes(ctx) / 512;
-	ctx->store_max = n < STORE_CEILING ? (size_t)n : STORE_CEILING;
-	return ctx->store_max;
+	return n < STORE_CEILING ? (size_t)n : STORE_CEILING;
 }
 
 bool bm_ctx_full(const struct bm_ctx *ctx)
