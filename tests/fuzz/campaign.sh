@@ -1,8 +1,9 @@
 #!/bin/bash
 # Long fuzzing campaigns with CPU accounting: run the libFuzzer targets of
-# BUILD in chunks of CHUNK seconds, JOBS at a time (at nice 19), always
-# the target with the least CPU time so far, until every target has
-# CPU_SECONDS in the ledger.  Each chunk appends a line to
+# BUILD in chunks of CHUNK seconds (or what a target still needs), JOBS
+# at a time (at nice 19), always the target with the least CPU time so
+# far, until every target has CPU_SECONDS in the ledger.  Each chunk
+# appends a line to
 # BUILD/fuzz-ledger.tsv:
 #
 #   target  cpu-seconds (user+sys, GNU time)  exit status  date  note
@@ -81,7 +82,7 @@ partial() {
 
 # one job: pick, run, record, until every target is done
 job() {
-	local name have st u s tpid cpu note
+	local name have st u s tpid cpu note len
 	while [ ! -e "$B/fuzz-stop" ]; do
 		while [ -e "$B/fuzz-pause" ] && [ ! -e "$B/fuzz-stop" ]; do sleep 20; done
 		exec 9> "$B/fuzz-pick.lock"
@@ -97,9 +98,15 @@ job() {
 		fi
 		touch "$R/$name"
 		exec 9>&-
+		# A chunk is cut to what the target still needs (at least 30
+		# s), so a campaign ends near CPU_SECONDS rather than up to a
+		# chunk past it.
+		len=$((WANT - have))
+		[ "$len" -lt "$CHUNK" ] || len=$CHUNK
+		[ "$len" -ge 30 ] || len=30
 		fuzz_corpus "$B" "$SRC" "$name"
 		/usr/bin/time -f "%U %S" -o "$R/$name.time" nice -n 19 \
-			env "${FUZZ_ENV[@]}" "$B/tests/fuzz/$name" -max_total_time="$CHUNK" \
+			env "${FUZZ_ENV[@]}" "$B/tests/fuzz/$name" -max_total_time="$len" \
 			"${FUZZ_OPTS[@]}" -reload=0 \
 			-artifact_prefix="$B/fuzz-crashes/$name-" \
 			"${FUZZ_DIRS[@]}" > "$B/fuzz-work/$name.camp.log" 2>&1 &
