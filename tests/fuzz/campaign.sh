@@ -3,8 +3,7 @@
 # BUILD in chunks of CHUNK seconds (or what a target still needs), JOBS
 # at a time (at nice 19), always the target with the least CPU time so
 # far, until every target has CPU_SECONDS in the ledger.  Each chunk
-# appends a line to
-# BUILD/fuzz-ledger.tsv:
+# appends a line to BUILD/fuzz-ledger.tsv:
 #
 #   target  cpu-seconds (user+sys, GNU time)  exit status  date  note
 #
@@ -100,7 +99,9 @@ job() {
 		exec 9>&-
 		# A chunk is cut to what the target still needs (at least 30
 		# s), so a campaign ends near CPU_SECONDS rather than up to a
-		# chunk past it.
+		# chunk past it.  (libFuzzer's -max_total_time does not cut
+		# the replay of the corpus at the start: a 30-s chunk of a
+		# target with a large corpus can take minutes.)
 		len=$((WANT - have))
 		[ "$len" -lt "$CHUNK" ] || len=$CHUNK
 		[ "$len" -ge 30 ] || len=30
